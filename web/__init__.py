@@ -1,0 +1,1 @@
+"""cardsim web layer: the Flask composition root."""
