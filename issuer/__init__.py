@@ -1,0 +1,1 @@
+"""The bank: onboarding workflow, identity checks, decisions, card issuance, audit."""
