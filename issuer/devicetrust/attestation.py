@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -69,6 +70,7 @@ class VerifiedKey:
     confirmation_required: bool
     user_presence_required: bool
     device_certificate_serial: int
+    device_certificate_fingerprint: str
     chain: tuple[dict[str, str], ...]
     checks: tuple[Check, ...]
 
@@ -92,8 +94,7 @@ def _key_description(leaf: x509.Certificate, checks: list[Check]) -> KeyDescript
     found = [e for e in leaf.extensions if e.oid.dotted_string == KEY_DESCRIPTION_OID]
     if len(found) != 1:
         checks.append(Check("attestation_extension", False, f"{len(found)} found in leaf"))
-        raise AttestationRejected("missing_attestation", _MESSAGES["missing_attestation"],
-                                  checks)
+        raise AttestationRejected("missing_attestation", _MESSAGES["missing_attestation"], checks)
     value = found[0].value
     der = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
     try:
@@ -101,8 +102,13 @@ def _key_description(leaf: x509.Certificate, checks: list[Check]) -> KeyDescript
     except AttestationRejected as exc:
         checks.append(Check("attestation_extension", False, exc.message))
         raise AttestationRejected(exc.reason, exc.message, checks) from exc
-    checks.append(Check("attestation_extension", True,
-                        f"KeyDescription version {description.attestation_version}"))
+    checks.append(
+        Check(
+            "attestation_extension",
+            True,
+            f"KeyDescription version {description.attestation_version}",
+        )
+    )
     return description
 
 
@@ -123,8 +129,10 @@ def _check_challenge(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str |
 
 
 def _check_security_level(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str | None, str]:
-    levels = (SECURITY_LEVELS.get(d.attestation_security_level, "?"),
-              SECURITY_LEVELS.get(d.keymint_security_level, "?"))
+    levels = (
+        SECURITY_LEVELS.get(d.attestation_security_level, "?"),
+        SECURITY_LEVELS.get(d.keymint_security_level, "?"),
+    )
     detail = f"attestation {levels[0]}, keymint {levels[1]}"
     if min(d.attestation_security_level, d.keymint_security_level) < 1:
         return "software_keystore", detail
@@ -164,12 +172,17 @@ def _check_patch_level(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str
 
 def _check_key_type(d: KeyDescriptionValues, kind: str, p: _Policy) -> tuple[str | None, str]:
     hw = d.hardware_enforced
-    detail = (f"certificate key {kind}, algorithm {hw.algorithm}, ecCurve {hw.ec_curve}, "
-              f"purposes {sorted(hw.purposes)}")
+    detail = (
+        f"certificate key {kind}, algorithm {hw.algorithm}, ecCurve {hw.ec_curve}, "
+        f"purposes {sorted(hw.purposes)}"
+    )
     if kind != p.expected_kind or hw.algorithm != ALGORITHM_EC or hw.ec_curve != CURVE_25519:
         return "wrong_key_type", detail
-    wanted, forbidden = ((PURPOSE_SIGN, PURPOSE_AGREE_KEY) if p.expected_kind == "ed25519"
-                         else (PURPOSE_AGREE_KEY, PURPOSE_SIGN))
+    wanted, forbidden = (
+        (PURPOSE_SIGN, PURPOSE_AGREE_KEY)
+        if p.expected_kind == "ed25519"
+        else (PURPOSE_AGREE_KEY, PURPOSE_SIGN)
+    )
     if wanted not in hw.purposes or forbidden in hw.purposes:
         return "wrong_key_type", detail
     return None, detail
@@ -200,8 +213,10 @@ def _check_app_id(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str | No
 
 def _check_confirmation(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str | None, str]:
     hw = d.hardware_enforced
-    detail = (f"trustedConfirmationRequired {hw.trusted_confirmation_required}, "
-              f"trustedUserPresenceRequired {hw.trusted_user_presence_required}")
+    detail = (
+        f"trustedConfirmationRequired {hw.trusted_confirmation_required}, "
+        f"trustedUserPresenceRequired {hw.trusted_user_presence_required}"
+    )
     if p.require_confirmation and not (
         hw.trusted_confirmation_required or hw.trusted_user_presence_required
     ):
@@ -247,8 +262,13 @@ def verify_key_attestation(
         raise ValueError("now must be timezone-aware")
     checks: list[Check] = []
     certs = parse_chain(chain, checks)
-    validated = validate_chain(certs=certs, trust_anchors=trust_anchors,
-                               revoked_serials=revoked_serials, now=now, checks=checks)
+    validated = validate_chain(
+        certs=certs,
+        trust_anchors=trust_anchors,
+        revoked_serials=revoked_serials,
+        now=now,
+        checks=checks,
+    )
     description = _key_description(validated.leaf, checks)
     kind, public_key = _raw_public_key(validated.leaf)
     policy = _Policy(
@@ -270,8 +290,7 @@ def verify_key_attestation(
     hw = description.hardware_enforced
     root = hw.root_of_trust
     assert root is not None and hw.os_patch_level is not None
-    device_serial = (validated.certificates[1] if len(validated.certificates) > 1
-                     else validated.anchor).serial_number
+    device_cert = validated.certificates[1] if len(validated.certificates) > 1 else validated.anchor
     return VerifiedKey(
         public_key=public_key,
         kind=expected_kind,
@@ -283,7 +302,8 @@ def verify_key_attestation(
         app_id=expected_app_id,
         confirmation_required=hw.trusted_confirmation_required,
         user_presence_required=hw.trusted_user_presence_required,
-        device_certificate_serial=device_serial,
+        device_certificate_serial=device_cert.serial_number,
+        device_certificate_fingerprint=device_cert.fingerprint(hashes.SHA256()).hex(),
         chain=tuple(summarize(c) for c in (*validated.certificates, validated.anchor)),
         checks=tuple(checks),
     )

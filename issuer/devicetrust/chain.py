@@ -55,15 +55,25 @@ def _subject(cert: x509.Certificate) -> str:
 def parse_chain(chain: Sequence[bytes], checks: list[Check]) -> list[x509.Certificate]:
     """Parse DER certificates, recording a `chain_parsed` check."""
     if not chain or len(chain) > MAX_CHAIN_LENGTH:
-        _reject("malformed_chain", "The phone sent no usable certificate chain.", checks,
-                "chain_parsed", f"chain has {len(chain)} certificates")
+        _reject(
+            "malformed_chain",
+            "The phone sent no usable certificate chain.",
+            checks,
+            "chain_parsed",
+            f"chain has {len(chain)} certificates",
+        )
     certs: list[x509.Certificate] = []
     for index, der in enumerate(chain):
         try:
             certs.append(x509.load_der_x509_certificate(bytes(der)))
         except (ValueError, TypeError) as exc:
-            _reject("malformed_chain", "The phone's certificate chain could not be read.",
-                    checks, "chain_parsed", f"certificate {index}: {exc}")
+            _reject(
+                "malformed_chain",
+                "The phone's certificate chain could not be read.",
+                checks,
+                "chain_parsed",
+                f"certificate {index}: {exc}",
+            )
     checks.append(Check("chain_parsed", True, f"{len(certs)} certificates"))
     return certs
 
@@ -132,53 +142,91 @@ def validate_chain(
     for cert in path:
         problem = _extensions_problem(cert)
         if problem:
-            _reject("malformed_chain", "The phone's certificate chain is not well formed.",
-                    checks, "extensions", f"{_subject(cert)}: {problem}")
+            _reject(
+                "malformed_chain",
+                "The phone's certificate chain is not well formed.",
+                checks,
+                "extensions",
+                f"{_subject(cert)}: {problem}",
+            )
     checks.append(Check("extensions", True, "no unknown critical extensions"))
 
     leaf_constraints = _basic_constraints(path[0])
     if leaf_constraints is not None and leaf_constraints.ca:
-        _reject("bad_chain", "The phone's key certificate is not a key certificate.",
-                checks, "leaf_not_ca", "leaf certificate has CA:TRUE")
+        _reject(
+            "bad_chain",
+            "The phone's key certificate is not a key certificate.",
+            checks,
+            "leaf_not_ca",
+            "leaf certificate has CA:TRUE",
+        )
     for other in path[1:]:
         if _has_attestation_extension(other):
-            _reject("bad_chain", "The phone's certificate chain is not well formed.", checks,
-                    "leaf_not_ca", f"{_subject(other)} above the leaf carries a key attestation")
+            _reject(
+                "bad_chain",
+                "The phone's certificate chain is not well formed.",
+                checks,
+                "leaf_not_ca",
+                f"{_subject(other)} above the leaf carries a key attestation",
+            )
     checks.append(Check("leaf_not_ca", True, "leaf is an end-entity certificate"))
 
     for index in range(len(path) - 1):
         child, parent = path[index], path[index + 1]
         problem = _issuer_problem(parent, below=index)
         if problem:
-            _reject("bad_chain", "The phone's certificate chain is not well formed.", checks,
-                    "ca_constraints", f"{_subject(parent)} {problem}")
+            _reject(
+                "bad_chain",
+                "The phone's certificate chain is not well formed.",
+                checks,
+                "ca_constraints",
+                f"{_subject(parent)} {problem}",
+            )
         problem = _signed_by(child, parent)
         if problem:
-            _reject("bad_signature", "The phone's certificate chain does not verify.", checks,
-                    "signatures", f"{_subject(child)}: {problem}")
+            _reject(
+                "bad_signature",
+                "The phone's certificate chain does not verify.",
+                checks,
+                "signatures",
+                f"{_subject(child)}: {problem}",
+            )
     checks.append(Check("ca_constraints", True, "every issuer is a CA within its path length"))
 
     anchor = _find_anchor(path[-1], trust_anchors, below=len(path) - 1)
     if anchor is None:
-        _reject("untrusted_root", "The phone was not made by a manufacturer we trust.", checks,
-                "trusted_root", f"no trust anchor issued {_subject(path[-1])}")
+        _reject(
+            "untrusted_root",
+            "The phone was not made by a manufacturer we trust.",
+            checks,
+            "trusted_root",
+            f"no trust anchor issued {_subject(path[-1])}",
+        )
     assert anchor is not None
     checks.append(Check("signatures", True, "each certificate is signed by the next"))
     checks.append(Check("trusted_root", True, f"anchored at {_subject(anchor)}"))
 
     for cert in [*path, anchor]:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            _reject("expired_certificate", "A certificate of the phone is expired or not yet "
-                    "valid.", checks, "validity",
-                    f"{_subject(cert)} valid {cert.not_valid_before_utc.isoformat()} to "
-                    f"{cert.not_valid_after_utc.isoformat()}, now {now.isoformat()}")
+            _reject(
+                "expired_certificate",
+                "A certificate of the phone is expired or not yet valid.",
+                checks,
+                "validity",
+                f"{_subject(cert)} valid {cert.not_valid_before_utc.isoformat()} to "
+                f"{cert.not_valid_after_utc.isoformat()}, now {now.isoformat()}",
+            )
     checks.append(Check("validity", True, f"all certificates valid at {now.isoformat()}"))
 
     revoked = sorted(c.serial_number for c in path if c.serial_number in revoked_serials)
     if revoked:
-        _reject("revoked", "The phone's attestation certificate has been revoked by its "
-                "manufacturer.", checks, "revocation",
-                f"revoked serial(s) {', '.join(hex(s) for s in revoked)}")
+        _reject(
+            "revoked",
+            "The phone's attestation certificate has been revoked by its manufacturer.",
+            checks,
+            "revocation",
+            f"revoked serial(s) {', '.join(hex(s) for s in revoked)}",
+        )
     checks.append(Check("revocation", True, "no certificate serial on the revocation list"))
     return ValidatedChain(certificates=tuple(path), anchor=anchor)
 
@@ -207,4 +255,3 @@ def summarize(cert: x509.Certificate) -> dict[str, str]:
         "not_before": cert.not_valid_before_utc.isoformat(),
         "not_after": cert.not_valid_after_utc.isoformat(),
     }
-

@@ -26,8 +26,15 @@ SECURITY_LEVELS = {0: "Software", 1: "TrustedEnvironment", 2: "StrongBox"}
 VERIFIED_BOOT_STATES = {0: "Verified", 1: "SelfSigned", 2: "Unverified", 3: "Failed"}
 
 # Errors pyasn1 may raise on hostile input besides its own.
-_DECODE_ERRORS = (PyAsn1Error, ValueError, TypeError, IndexError, KeyError, OverflowError,
-                  RecursionError)
+_DECODE_ERRORS = (
+    PyAsn1Error,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+)
 
 
 @dataclass(frozen=True)
@@ -148,9 +155,7 @@ def parse_application_id(der: bytes) -> ApplicationIdValues:
     """Decode the AttestationApplicationId carried inside tag 709."""
     value = _decode(der, AttestationApplicationId(), "AttestationApplicationId")
     try:
-        names = tuple(
-            bytes(info["packageName"]).decode("utf-8") for info in value["packageInfos"]
-        )
+        names = tuple(bytes(info["packageName"]).decode("utf-8") for info in value["packageInfos"])
         digests = tuple(bytes(d) for d in value["signatureDigests"])
     except (*_DECODE_ERRORS, UnicodeDecodeError) as exc:
         raise _malformed(f"AttestationApplicationId: {exc.__class__.__name__}") from exc
