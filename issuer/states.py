@@ -55,10 +55,13 @@ APPLICATION_TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
     A.INTERVIEW_DONE: frozenset({A.DEVICE_BOUND, A.DECLINED}),
     A.DEVICE_BOUND: frozenset({A.AGREEMENT_SIGNED}),
     A.AGREEMENT_SIGNED: frozenset({A.APPROVED, A.DECLINED, A.MANUAL_REVIEW}),
-    A.MANUAL_REVIEW: frozenset({A.APPROVED, A.DECLINED}),
+    # Staff may also send the applicant back to redo liveness, the interview or device binding.
+    A.MANUAL_REVIEW: frozenset(
+        {A.APPROVED, A.DECLINED, A.IDENTITY_SUBMITTED, A.LIVENESS_PASSED, A.INTERVIEW_DONE}
+    ),
     A.APPROVED: frozenset({A.ISSUED}),
     A.ISSUED: frozenset({A.ACTIVATED}),
-    A.DECLINED: frozenset(),
+    A.DECLINED: frozenset({A.APPROVED}),  # only by a four-eyes staff override
     A.ACTIVATED: frozenset(),
     A.ABANDONED: frozenset(),
     A.EXPIRED: frozenset(),
