@@ -49,6 +49,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def load_all_models() -> MetaData:
+    """Import every issuer module that defines tables (`models`, `*_models`); return metadata.
+
+    Alembic and the schema test need every table registered, whoever wrote it.
+    """
+    import importlib
+    import pkgutil
+
+    package = Path(__file__).parent
+    for module in pkgutil.iter_modules([str(package)]):
+        if module.name == "models" or module.name.endswith("_models"):
+            importlib.import_module(f"issuer.{module.name}")
+    return Base.metadata
+
+
 def database_url_from_env() -> str:
     """`DATABASE_URL` from the environment, or the default SQLite file under instance/."""
     return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL

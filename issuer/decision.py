@@ -38,8 +38,10 @@ REVIEW_FLAGS = frozenset({
     "interview_rate_misunderstood",
     "interview_employer_mismatch",
     "interview_answer_too_fast",
+    "interview_fee_misunderstood",
+    "interview_timing_inconsistent",
 })
-HARDWARE_SECURITY_LEVELS = frozenset({"trusted_environment", "strongbox"})
+HARDWARE_SECURITY_LEVELS = frozenset({"TrustedEnvironment", "StrongBox"})
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class AttestationVerdict:
     """What the issuer's own verifier established about the bound device."""
 
     accepted: bool
-    security_level: str  # software / trusted_environment / strongbox
-    verified_boot_state: str  # verified / self_signed / unverified / failed
+    security_level: str  # Software / TrustedEnvironment / StrongBox
+    verified_boot_state: str  # Verified / SelfSigned / Unverified / Failed
     os_patch_level: int | None  # YYYYMM
     revoked: bool
 
@@ -117,7 +119,7 @@ def decide_application(inputs: DecisionInputs) -> DecisionResult:
         decline.add("attestation_rejected")
     if attestation.revoked:
         decline.add("attestation_revoked")
-    if attestation.verified_boot_state != "verified":
+    if attestation.verified_boot_state != "Verified":
         decline.add("boot_state_not_verified")
     if attestation.security_level not in HARDWARE_SECURITY_LEVELS:
         review.add("attestation_software_only")

@@ -140,6 +140,9 @@ class DeviceBinding(Base):
     message: Mapped[str | None] = mapped_column(Text)
     signing_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     agreement_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    se_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    se_security_level: Mapped[str | None] = mapped_column(String(32))
+    device_certificate_serial: Mapped[str | None] = mapped_column(String(64))
     security_level: Mapped[str | None] = mapped_column(String(32))
     verified_boot_state: Mapped[str | None] = mapped_column(String(32))
     os_patch_level: Mapped[int | None] = mapped_column(Integer)  # YYYYMM
@@ -193,12 +196,32 @@ class Card(Base):
     dpan_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     dpan_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     dpan_last4: Mapped[str] = mapped_column(String(4))
+    card_key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # ARQC key, under the KEK
+    cardholder_name: Mapped[str] = mapped_column(String(100))
     expiry: Mapped[str] = mapped_column(String(4))  # YYMM
     service_code: Mapped[str] = mapped_column(String(3))
     credit_limit: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProvisioningSession(Base):
+    """Secure-channel state for provisioning a card into the phone's secure element.
+
+    Channel keys and sequence numbers are kept encrypted under the KEK so any worker process
+    can continue the exchange.
+    """
+
+    __tablename__ = "provisioning_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    channel_state_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # open / sent / personalized / failed
+    result: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CardEvent(Base):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from issuer import models  # noqa: F401  (registers every table on Base.metadata)
-from issuer.db import Base, database_url_from_env, make_engine
+from issuer.db import database_url_from_env, load_all_models, make_engine
 
-target_metadata = Base.metadata
+target_metadata = load_all_models()
 
 
 def _run(connection: Connection) -> None:

@@ -1,0 +1,276 @@
+"""The applicant's flow up to the interview: start, authenticate, identity, liveness, interview.
+
+Device binding, the agreement and the decision live in `issuer.device_binding`,
+`issuer.agreement` and `issuer.decisions`; cards in `issuer.cards`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.applications import (
+    ApplicationView,
+    application_ttl_from_env,
+    lock_application,
+    record_event,
+    require_state,
+    transition,
+    view_of,
+)
+from issuer.clock import RandomBytes, require_aware, system_random
+from issuer.decision import credit_limit_for
+from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from issuer.identity import validate_identity
+from issuer.models import (
+    Applicant,
+    Application,
+    Decision,
+    InterviewRecord,
+    LivenessKeyframe,
+    LivenessResult,
+)
+from issuer.states import ApplicationState
+
+MAX_LIVENESS_SESSIONS = 3
+MAX_KEYFRAMES = 12
+MAX_KEYFRAME_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class StartedApplication:
+    """A new application and the applicant's access token (shown once, only its hash is kept)."""
+
+    application: ApplicationView
+    access_token: str
+
+
+@dataclass(frozen=True)
+class ApplicantView:
+    """The validated identity on file."""
+
+    full_name: str
+    id_number_masked: str
+    birth_date: str
+    mobile_masked: str
+    annual_income: int
+    employer: str
+
+
+def _token_hash(token: str) -> bytes:
+    # The token has 256 bits of entropy, so a fast unsalted hash suffices.
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _encode_id(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def start_application(
+    session: Session, *, now: datetime, ttl: timedelta | None = None,
+    rng: RandomBytes = system_random,
+) -> StartedApplication:
+    """Open a new application in state `started`, expiring after `ttl` (env default 72 h)."""
+    now = require_aware(now)
+    lifetime = application_ttl_from_env() if ttl is None else ttl
+    token = _encode_id(rng(32))
+    application = Application(
+        id=_encode_id(rng(16)), state=ApplicationState.STARTED.value,
+        access_token_hash=_token_hash(token), created_at=now, updated_at=now,
+        expires_at=now + lifetime, liveness_sessions=0, binding_attempts=0,
+    )
+    session.add(application)
+    session.flush()
+    record_event(session, application=application, kind="started", actor="applicant", now=now,
+                 details={"expires_at": application.expires_at.isoformat()})
+    return StartedApplication(application=view_of(application), access_token=token)
+
+
+def authenticate_applicant(
+    session: Session, *, application_id: str, token: str, now: datetime
+) -> ApplicationView:
+    """Check the applicant's token for this application (constant time); expire if overdue.
+
+    Unknown id and wrong token raise the same `AccessDenied`, so ids cannot be probed.
+    """
+    now = require_aware(now)
+    application = session.get(Application, application_id) if len(application_id) <= 32 else None
+    valid = application is not None and hmac.compare_digest(
+        application.access_token_hash, _token_hash(token)
+    )
+    if not valid:
+        raise AccessDenied("this application does not exist or the access token is wrong")
+    locked = lock_application(session, application_id=application_id, now=now)
+    return view_of(locked)
+
+
+def get_application(session: Session, *, application_id: str, now: datetime) -> ApplicationView:
+    """Current view of an application (for staff and after authentication)."""
+    return view_of(lock_application(session, application_id=application_id,
+                                    now=require_aware(now)))
+
+
+def submit_identity(
+    session: Session, *, application_id: str, full_name: str, id_number: str, mobile: str,
+    annual_income: int | str, employer: str, now: datetime,
+) -> ApplicationView:
+    """Validate and store the identity form; `started` → `identity_submitted`."""
+    now = require_aware(now)
+    application = lock_application(session, application_id=application_id, now=now)
+    require_state(application, ApplicationState.STARTED)
+    data = validate_identity(full_name=full_name, id_number=id_number, mobile=mobile,
+                             annual_income=annual_income, employer=employer, today=now.date())
+    applicant = Applicant(
+        full_name=data.full_name, id_number=data.id_number,
+        birth_date=data.birth_date.isoformat(), mobile=data.mobile,
+        annual_income=data.annual_income, employer=data.employer, created_at=now,
+    )
+    session.add(applicant)
+    session.flush()
+    application.applicant_id = applicant.id
+    application.offered_credit_limit = credit_limit_for(annual_income=data.annual_income,
+                                                        age=data.age)
+    transition(session, application=application, to=ApplicationState.IDENTITY_SUBMITTED,
+               now=now, actor="applicant", kind="identity_submitted",
+               details={"applicant_id": applicant.id})
+    return view_of(application)
+
+
+def get_applicant(session: Session, *, application_id: str) -> ApplicantView:
+    """The identity on file for an application, with ID and mobile masked."""
+    application = session.get(Application, application_id)
+    if application is None or application.applicant is None:
+        raise NotFound("no identity has been submitted for this application")
+    person = application.applicant
+    return ApplicantView(
+        full_name=person.full_name,
+        id_number_masked=person.id_number[:6] + "********" + person.id_number[-4:],
+        birth_date=person.birth_date,
+        mobile_masked=person.mobile[:3] + "****" + person.mobile[-4:],
+        annual_income=person.annual_income, employer=person.employer,
+    )
+
+
+def save_liveness_state(
+    session: Session, *, application_id: str, state: dict[str, Any], new_session: bool,
+    now: datetime,
+) -> int:
+    """Store the in-progress liveness session state; `new_session` counts an attempt.
+
+    Returns the number of the current session (1..3). A fourth session is a `Conflict`.
+    """
+    now = require_aware(now)
+    application = lock_application(session, application_id=application_id, now=now)
+    require_state(application, ApplicationState.IDENTITY_SUBMITTED)
+    if new_session:
+        if application.liveness_sessions >= MAX_LIVENESS_SESSIONS:
+            raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
+        application.liveness_sessions += 1
+        record_event(session, application=application, kind="liveness_session_started",
+                     actor="applicant", now=now,
+                     details={"session": application.liveness_sessions}, audit=False)
+    elif application.liveness_state is None:
+        raise Conflict("no liveness session is in progress")
+    application.liveness_state = state
+    application.updated_at = now
+    session.flush()
+    return application.liveness_sessions
+
+
+def load_liveness_state(session: Session, *, application_id: str) -> dict[str, Any] | None:
+    """The stored in-progress liveness session state, or None."""
+    application = session.get(Application, application_id)
+    if application is None:
+        raise NotFound("no such application")
+    return application.liveness_state
+
+
+def record_liveness_result(
+    session: Session, *, application_id: str, passed: bool, score: float,
+    details: dict[str, Any], keyframes: list[bytes], now: datetime,
+) -> ApplicationView:
+    """Store a finished liveness session with its evidence.
+
+    Passed: → `liveness_passed`. Failed: the applicant may retry while sessions remain;
+    after the last one the application is declined (`liveness_attempts_exhausted`).
+    """
+    now = require_aware(now)
+    errors: dict[str, str] = {}
+    if not 0.0 <= score <= 1.0:
+        errors["score"] = "Liveness score must be between 0 and 1."
+    if len(keyframes) > MAX_KEYFRAMES:
+        errors["keyframes"] = f"At most {MAX_KEYFRAMES} keyframes are kept."
+    elif any(len(frame) > MAX_KEYFRAME_BYTES for frame in keyframes):
+        errors["keyframes"] = f"A keyframe may be at most {MAX_KEYFRAME_BYTES} bytes."
+    if errors:
+        raise ValidationFailed(errors)
+    application = lock_application(session, application_id=application_id, now=now)
+    require_state(application, ApplicationState.IDENTITY_SUBMITTED)
+    if application.liveness_sessions == 0:
+        raise Conflict("no liveness session was started")
+    result = LivenessResult(application_id=application.id, passed=passed, score=score,
+                            details=details, created_at=now)
+    result.keyframes = [LivenessKeyframe(position=i, image=frame)
+                        for i, frame in enumerate(keyframes)]
+    session.add(result)
+    application.liveness_state = None
+    session.flush()
+    summary = {"liveness_result_id": result.id, "passed": passed, "score": round(score, 4),
+               "session": application.liveness_sessions}
+    if passed:
+        transition(session, application=application, to=ApplicationState.LIVENESS_PASSED,
+                   now=now, actor="applicant", kind="liveness_passed", details=summary)
+    elif application.liveness_sessions >= MAX_LIVENESS_SESSIONS:
+        session.add(Decision(application_id=application.id, outcome="declined",
+                             reasons=["liveness_attempts_exhausted"], credit_limit=0,
+                             decided_by="system", decided_at=now))
+        transition(session, application=application, to=ApplicationState.DECLINED, now=now,
+                   actor="system", kind="liveness_attempts_exhausted", details=summary)
+    else:
+        record_event(session, application=application, kind="liveness_failed",
+                     actor="applicant", now=now, details=summary)
+    return view_of(application)
+
+
+def latest_liveness(session: Session, *, application_id: str) -> LivenessResult | None:
+    """The most recent liveness result of an application (for decisions and staff)."""
+    return session.scalar(
+        select(LivenessResult).where(LivenessResult.application_id == application_id)
+        .order_by(LivenessResult.id.desc()).limit(1)
+    )
+
+
+def record_interview(
+    session: Session, *, application_id: str, answers: dict[str, Any] | list[Any],
+    flags: list[str] | tuple[str, ...], script_version: str, now: datetime,
+) -> ApplicationView:
+    """Store the interview transcript and flags; `liveness_passed` → `interview_done`."""
+    now = require_aware(now)
+    application = lock_application(session, application_id=application_id, now=now)
+    require_state(application, ApplicationState.LIVENESS_PASSED)
+    stored_answers = answers if isinstance(answers, dict) else {"transcript": answers}
+    session.add(InterviewRecord(application_id=application.id, script_version=script_version,
+                                answers=stored_answers, flags=sorted(set(flags)),
+                                created_at=now))
+    transition(session, application=application, to=ApplicationState.INTERVIEW_DONE, now=now,
+               actor="applicant", kind="interview_done",
+               details={"script_version": script_version, "flags": sorted(set(flags))})
+    return view_of(application)
+
+
+def abandon_application(
+    session: Session, *, application_id: str, now: datetime, actor: str = "applicant"
+) -> ApplicationView:
+    """The applicant withdraws before a decision."""
+    now = require_aware(now)
+    application = lock_application(session, application_id=application_id, now=now)
+    transition(session, application=application, to=ApplicationState.ABANDONED, now=now,
+               actor=actor, kind="abandoned", details={})
+    return view_of(application)
