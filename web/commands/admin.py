@@ -1,0 +1,130 @@
+"""Administrative subcommands: `init-db`, `create-staff`, `audit verify`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from issuer.audit import verify_audit_chain
+from issuer.clock import utc_now
+from issuer.db import database_url_from_env, make_engine, make_session_factory, upgrade_database
+from issuer.errors import IssuerError, ValidationFailed
+from issuer.permissions import Role
+from issuer.staff_accounts import create_staff
+
+PASSWORD_ENV = "CARDSIM_STAFF_PASSWORD"  # noqa: S105  (the variable name, not a secret)
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"cardsim: {message}", file=sys.stderr)
+    return status
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url: str = args.database_url or database_url_from_env()
+    return url
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationFailed):
+        return " ".join(exc.field_errors.values())
+    if isinstance(exc, IssuerError):
+        return exc.message
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"database error: {type(exc).__name__}: {first_line}"
+
+
+def init_db(args: argparse.Namespace) -> int:
+    """Create or upgrade the schema with the packaged Alembic migrations."""
+    url = _database_url(args)
+    try:
+        upgrade_database(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        return _fail(_describe(exc), 1)
+    print("database schema is up to date")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.password is not None:
+        password: str = args.password
+        return password
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValueError("the passwords do not match")
+    return first
+
+
+def create_staff_command(args: argparse.Namespace) -> int:
+    """Create a staff account (password from --password, $CARDSIM_STAFF_PASSWORD or prompt)."""
+    try:
+        password = _password(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if password is None:
+        return _fail(f"no password: pass --password, set {PASSWORD_ENV}, or run in a terminal")
+    engine = make_engine(_database_url(args))
+    try:
+        with make_session_factory(engine).begin() as session:
+            view = create_staff(session, username=args.username, password=password,
+                                role=args.role, now=utc_now(), actor="cli")
+    except ValidationFailed as exc:
+        return _fail(_describe(exc))
+    except (IssuerError, SQLAlchemyError) as exc:
+        return _fail(_describe(exc), 1)
+    finally:
+        engine.dispose()
+    print(f"created staff user {view.username} with role {view.role.value}")
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """Recompute the audit chain; exit 1 and name the first broken entry if tampered."""
+    engine = make_engine(_database_url(args))
+    try:
+        with make_session_factory(engine)() as session:
+            result = verify_audit_chain(session)
+    except SQLAlchemyError as exc:
+        return _fail(_describe(exc), 1)
+    finally:
+        engine.dispose()
+    if not result.ok:
+        return _fail(f"audit chain broken at entry {result.first_broken_seq}: {result.reason} "
+                     f"({result.checked} entries verified before it)", 1)
+    print(f"audit chain intact: {result.checked} entries verified")
+    return 0
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", default=None,
+                        help="database URL (default: $DATABASE_URL or sqlite:///instance/cardsim.db)")
+
+
+def register(subparsers: Any) -> None:
+    """Add `init-db`, `create-staff` and `audit verify` to the `cardsim` CLI."""
+    init = subparsers.add_parser("init-db", help="create or upgrade the database schema")
+    _database_option(init)
+    init.set_defaults(func=init_db)
+
+    staff = subparsers.add_parser("create-staff", help="create a staff account")
+    staff.add_argument("username")
+    staff.add_argument("--role", required=True, choices=[role.value for role in Role])
+    staff.add_argument("--password", default=None,
+                       help=f"password (else ${PASSWORD_ENV}, else prompt)")
+    _database_option(staff)
+    staff.set_defaults(func=create_staff_command)
+
+    audit = subparsers.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="recompute the tamper-evident audit chain")
+    _database_option(verify)
+    verify.set_defaults(func=audit_verify)
