@@ -1,1 +1,1 @@
-"""cardsim web layer: the Flask composition root."""
+"""cardsim web layer: the Flask composition root (`web.app.create_app`)."""

@@ -1,0 +1,49 @@
+"""The Flask application factory: configuration, extensions, blueprints, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from issuer.keys import IssuerKeys
+from web.config import config_from_env
+from web.database import init_database
+from web.errors import register_error_handlers
+from web.extensions import csrf
+from web.flow.card_step import KEYS_EXTENSION
+from web.secret_key import derive_secret_key
+from web.security_headers import init_security_headers
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app from the environment, with `config` overriding individual keys."""
+    app = Flask(__name__)
+    app.config.from_mapping(config_from_env())
+    if config:
+        app.config.from_mapping(config)
+    for key in ("CARDSIM_KEY_FILE", "CARDSIM_DEVICE_DIR"):
+        app.config[key] = Path(str(app.config[key]))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = derive_secret_key(app.config["CARDSIM_KEY_FILE"])
+
+    app.extensions[KEYS_EXTENSION] = IssuerKeys.load_or_create(app.config["CARDSIM_KEY_FILE"])
+    csrf.init_app(app)
+    # after_request hooks run in reverse order: headers must be added last, to every response.
+    init_security_headers(app)
+    init_database(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.api import api_bp
+    from web.applicant import applicant_bp
+    from web.device import device_bp
+
+    app.register_blueprint(applicant_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(device_bp)
+    csrf.exempt(api_bp)

@@ -1,0 +1,88 @@
+"""One database session and one transaction per request: commit on success, else roll back.
+
+Views and services get the session with `db_session()`; they never commit. A response with
+status < 400 commits; any error response (every exception is mapped to one by
+`web.errors`) rolls back, so a failed request leaves no half-written state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.db import make_engine, make_session_factory
+from web.errors import error_response
+
+_EXTENSION = "cardsim_db"
+
+
+@dataclass(frozen=True)
+class Database:
+    """The engine and session factory of one app."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def init_database(app: Flask) -> Database:
+    """Create the engine for `app.config["DATABASE_URL"]` and hook the per-request session."""
+    engine = make_engine(str(app.config["DATABASE_URL"]))
+    database = Database(engine=engine, sessions=make_session_factory(engine))
+    app.extensions[_EXTENSION] = database
+    app.after_request(_finish_transaction)
+    app.teardown_request(_close_session)
+    return database
+
+
+def app_database(app: Flask | None = None) -> Database:
+    """The `Database` bound to `app` (default: the current app)."""
+    target = app if app is not None else current_app
+    database: Database = target.extensions[_EXTENSION]
+    return database
+
+
+def db_session() -> Session:
+    """The current request's session, opened on first use."""
+    session: Session | None = g.get("_db_session")
+    if session is None:
+        session = app_database().sessions()
+        g._db_session = session
+    return session
+
+
+def mark_for_commit_despite_error() -> None:
+    """Keep this request's writes although the response is an error.
+
+    For refusals that must be recorded (a refused device binding, a failed liveness
+    attempt): the domain stored the verdict, then raised to tell the client.
+    """
+    g._db_commit_on_error = True
+
+
+def _finish_transaction(response: Response) -> Response:
+    session: Session | None = g.get("_db_session")
+    if session is None:
+        return response
+    if response.status_code < 400 or g.get("_db_commit_on_error", False):
+        try:
+            session.commit()
+        except SQLAlchemyError:
+            session.rollback()
+            current_app.logger.exception("commit failed")
+            return error_response(
+                409, "commit_failed", "The change could not be saved; please try again."
+            )
+    else:
+        session.rollback()
+    return response
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("_db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()

@@ -1,0 +1,139 @@
+"""Every exception becomes a response here, in one place.
+
+API and XHR clients get JSON `{"error": {"code", "message"[, "fields"]}}`; browsers get a
+friendly page, or — when the view declared its form with `render_form_errors_with` — the
+same form again with a message next to each bad field. Nothing leaks a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from issuer.devicetrust.errors import DeviceTrustError
+from issuer.errors import (
+    AccessDenied,
+    Conflict,
+    IllegalTransition,
+    IssuerError,
+    NotFound,
+    ValidationFailed,
+)
+
+FormRenderer = Callable[[dict[str, str], str], Any]
+
+
+class WebError(Exception):
+    """An error raised by the web layer itself, with its HTTP status and code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def wants_json() -> bool:
+    """True for the JSON API, the phone panel and script (XHR/fetch) requests."""
+    if request.path.startswith(("/api/", "/device/")):
+        return True
+    if request.headers.get("X-Requested-With") == "fetch" or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(
+    status: int, code: str, message: str, *, fields: dict[str, str] | None = None
+) -> Response:
+    """Build the JSON or HTML error response for the current request."""
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message}
+        if fields:
+            body["fields"] = fields
+        response = jsonify({"error": body})
+    else:
+        response = current_app.make_response(
+            render_template("errors/error.html", status=status, code=code, message=message)
+        )
+    response.status_code = status
+    return response
+
+
+def render_form_errors_with(renderer: FormRenderer) -> None:
+    """Declare how this request's HTML form is shown again with field errors."""
+    g._form_renderer = renderer
+
+
+def _issuer_status(exc: IssuerError) -> tuple[int, str]:
+    if isinstance(exc, ValidationFailed):
+        return 422, "validation_failed"
+    if isinstance(exc, NotFound):
+        return 404, "not_found"
+    if isinstance(exc, IllegalTransition):
+        return 409, "wrong_step"
+    if isinstance(exc, Conflict):
+        return 409, "conflict"
+    if isinstance(exc, AccessDenied):
+        return 403, "access_denied"
+    return 400, "rejected"
+
+
+def _handle_issuer_error(exc: IssuerError) -> Any:
+    status, code = _issuer_status(exc)
+    fields = exc.field_errors if isinstance(exc, ValidationFailed) else None
+    renderer: FormRenderer | None = g.get("_form_renderer")
+    if fields is not None and renderer is not None and not wants_json():
+        body = renderer(fields, exc.message)
+        response = current_app.make_response(body)
+        response.status_code = status
+        return response
+    message = "Please correct the highlighted fields." if fields else exc.message
+    return error_response(status, code, message, fields=fields)
+
+
+def _handle_device_trust_error(exc: DeviceTrustError) -> Response:
+    return error_response(422, exc.reason, exc.message)
+
+
+def _handle_web_error(exc: WebError) -> Response:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _handle_csrf_error(exc: CSRFError) -> Response:
+    return error_response(
+        400, "csrf_failed",
+        "This page has expired or the request was not sent from it; reload and try again.",
+    )
+
+
+def _handle_http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = (exc.name or "error").lower().replace(" ", "_")
+    message = {
+        400: "The request could not be understood (malformed body or parameters).",
+        404: "There is nothing at this address.",
+        405: "This address does not accept that method.",
+        413: "The request body is too large.",
+        415: "The request body has an unsupported content type.",
+    }.get(status, exc.description or exc.name)
+    return error_response(status, code, message)
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install every exception-to-response mapping on `app`."""
+    app.register_error_handler(IssuerError, _handle_issuer_error)
+    app.register_error_handler(DeviceTrustError, _handle_device_trust_error)
+    app.register_error_handler(WebError, _handle_web_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)

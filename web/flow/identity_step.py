@@ -1,0 +1,37 @@
+"""Step 2: the identity form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from issuer.applications import ApplicationView
+from issuer.errors import ValidationFailed
+from issuer.onboarding import submit_identity
+from web.clock import now
+from web.database import db_session
+
+IDENTITY_FIELDS = ("full_name", "id_number", "mobile", "annual_income", "employer")
+MAX_FIELD_CHARS = 200
+
+
+def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -> ApplicationView:
+    """Validate field presence/shape here, content rules in the issuer; store the identity."""
+    errors: dict[str, str] = {}
+    clean: dict[str, str] = {}
+    for name in IDENTITY_FIELDS:
+        raw = values.get(name)
+        if isinstance(raw, int) and not isinstance(raw, bool) and name == "annual_income":
+            raw = str(raw)
+        if not isinstance(raw, str) or not raw.strip():
+            errors[name] = "This field is required."
+        elif len(raw) > MAX_FIELD_CHARS:
+            errors[name] = f"At most {MAX_FIELD_CHARS} characters."
+        else:
+            clean[name] = raw.strip()
+    if errors:
+        raise ValidationFailed(errors)
+    return submit_identity(
+        db_session(), application_id=application_id, full_name=clean["full_name"],
+        id_number=clean["id_number"], mobile=clean["mobile"],
+        annual_income=clean["annual_income"], employer=clean["employer"], now=now(),
+    )

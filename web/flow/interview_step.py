@@ -1,0 +1,123 @@
+"""Step 4: the scripted interview.
+
+Questions come from the versioned script; a signed token carries the time they were served
+(no server-side state), so the server can compare its own elapsed time with the response times
+the client reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from issuer.applications import ApplicationView
+from issuer.errors import ValidationFailed
+from issuer.interview import (
+    Answer,
+    InterviewScript,
+    Question,
+    evaluate_answers,
+    load_script,
+    render_questions,
+)
+from issuer.onboarding import get_applicant, record_interview
+from issuer.terms import terms_for_interview
+from web.clock import now
+from web.database import db_session
+
+_SALT = "cardsim-interview-v1"
+
+
+@dataclass(frozen=True)
+class ServedInterview:
+    """Questions for one applicant and the token to send back with the answers."""
+
+    script_version: str
+    questions: tuple[Question, ...]
+    token: str
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _facts(application_id: str) -> dict[str, str]:
+    person = get_applicant(db_session(), application_id=application_id)
+    return {"name": person.full_name, "birth_date": person.birth_date,
+            "employer": person.employer}
+
+
+def _script() -> InterviewScript:
+    return load_script(str(current_app.config.get("CARDSIM_INTERVIEW_SCRIPT", "v1")))
+
+
+def serve_interview(*, application_id: str) -> ServedInterview:
+    """Render the questions and issue a token stamped with the serving time."""
+    script = _script()
+    questions = render_questions(script, facts=_facts(application_id),
+                                 terms=terms_for_interview())
+    token = _serializer().dumps({"a": application_id, "v": script.version,
+                                 "t": int(time.time() * 1000)})
+    return ServedInterview(script_version=script.version, questions=questions, token=token)
+
+
+def _served_at_ms(token: str, application_id: str, version: str) -> int:
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        raise ValidationFailed({"interview_token": "invalid token; reload the questions"}) from None
+    if (not isinstance(data, dict) or data.get("a") != application_id
+            or data.get("v") != version or not isinstance(data.get("t"), int)):
+        raise ValidationFailed({"interview_token": "this token belongs to another interview"})
+    served: int = data["t"]
+    return served
+
+
+def submit_interview(
+    *, application_id: str, token: str, answers: Sequence[Answer]
+) -> tuple[ApplicationView, tuple[str, ...]]:
+    """Evaluate and store the answers; returns the new application view and the flags."""
+    script = _script()
+    served = _served_at_ms(token, application_id, script.version)
+    elapsed = max(0, int(time.time() * 1000) - served)
+    outcome = evaluate_answers(script, facts=_facts(application_id),
+                               terms=terms_for_interview(), answers=answers, elapsed_ms=elapsed)
+    view = record_interview(
+        db_session(), application_id=application_id,
+        answers={"transcript": outcome.transcript_dicts(), "elapsed_ms": elapsed},
+        flags=list(outcome.flags), script_version=outcome.script_version, now=now(),
+    )
+    return view, outcome.flags
+
+
+def parse_response_ms(raw: object) -> int | None:
+    """A client-reported response time: a non-negative integer of milliseconds, or None."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise ValidationFailed({"response_ms": "must be a whole number of milliseconds"})
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.isdigit() and len(raw) <= 9:
+        return int(raw)
+    raise ValidationFailed({"response_ms": "must be a whole number of milliseconds"})
+
+
+def answers_from_form(form: Mapping[str, str], questions: Sequence[Question]) -> list[Answer]:
+    """Answers posted by the HTML form (`answer_<id>`, `rt_<id>`)."""
+    answers = []
+    for q in questions:
+        value = form.get(f"answer_{q.id}")
+        if value is None:
+            continue
+        rt = form.get(f"rt_{q.id}")
+        try:
+            ms = parse_response_ms(rt)
+        except ValidationFailed:
+            ms = None
+        answers.append(Answer(question_id=q.id, value=value, response_ms=ms))
+    return answers

@@ -1,0 +1,100 @@
+// Card page: provisioning into the phone's secure element over the secure channel,
+// activation with a PIN set on the phone, and a transient reveal of the card details.
+"use strict";
+
+(function () {
+  const root = document.getElementById("card-page");
+  const phone = window.cardsimPhone;
+  if (!root || !phone) { return; }
+  const api = window.cardsim;
+  const provisionButton = document.getElementById("card-provision");
+  const activateButton = document.getElementById("card-activate");
+  const revealButton = document.getElementById("card-reveal");
+  const resultEl = document.getElementById("card-result");
+  const panEl = document.getElementById("card-pan");
+  const cvvEl = document.getElementById("card-cvv");
+  const REVEAL_SECONDS = 30;
+  let hideTimer = null;
+
+  function report(kind, text) {
+    api.show(resultEl, true);
+    resultEl.className = "result result-" + kind;
+    api.setText(resultEl, text);
+  }
+
+  async function provision() {
+    provisionButton.disabled = true;
+    try {
+      await phone.ensureDevice();
+      phone.screen("Installing your card", "Opening a secure channel to your bank\u2026");
+      const hello = await api.post(root.dataset.helloUrl, {});
+      await phone.openChannel(hello.hello);
+      const challenge = await phone.seChallenge();
+      const sealed = await api.post(root.dataset.payloadUrl, { se_challenge: challenge.challenge });
+      const delivered = await phone.provision(sealed.record);
+      await api.post(root.dataset.resultUrl, { record: delivered.record });
+      phone.screen("Card installed", "Your card is in this phone's secure element.");
+      root.dataset.provisioned = "yes";
+      api.setText(document.getElementById("card-provisioned"), "yes");
+      api.show(provisionButton, false);
+      api.show(activateButton, true);
+      report("passed", "Your card is installed in your phone. Activate it by setting a PIN.");
+    } catch (err) {
+      report("failed", err.message);
+      provisionButton.disabled = false;
+    }
+  }
+
+  async function activate() {
+    activateButton.disabled = true;
+    try {
+      await phone.ensureDevice();
+      const pin = await phone.askPin("Choose a card PIN", "Enter 4 to 6 digits on your phone and press OK.");
+      await phone.setPin(pin);
+      const card = await api.post(root.dataset.activateUrl, {});
+      phone.screen("Card active", "Your PIN is set.");
+      root.dataset.status = card.status;
+      api.setText(document.getElementById("card-status"), card.status);
+      api.show(activateButton, false);
+      api.show(revealButton, true);
+      report("passed", "Your card is active.");
+    } catch (err) {
+      report("failed", err.message);
+      activateButton.disabled = false;
+    }
+  }
+
+  function hideDetails() {
+    api.setText(panEl, panEl.dataset.masked);
+    api.setText(cvvEl, "");
+    api.show(cvvEl, false);
+    revealButton.disabled = false;
+    root.dataset.revealed = "no";
+  }
+
+  async function reveal() {
+    revealButton.disabled = true;
+    try {
+      await phone.ensureDevice();
+      const pin = await phone.askPin("Show card details", "Enter your card PIN and press OK.");
+      const proof = await phone.verifyPin(pin);
+      const details = await api.post(root.dataset.revealUrl, proof);
+      // Shown for a short time only; never stored in the page state or sent anywhere.
+      api.setText(panEl, details.pan.replace(/(\d{4})(?=\d)/g, "$1 "));
+      api.setText(cvvEl, "CVV2 " + details.cvv2);
+      api.show(cvvEl, true);
+      root.dataset.revealed = "yes";
+      phone.screen("Details shown", "They will be hidden in " + REVEAL_SECONDS + " seconds.");
+      window.clearTimeout(hideTimer);
+      hideTimer = window.setTimeout(hideDetails, REVEAL_SECONDS * 1000);
+    } catch (err) {
+      report("failed", err.message);
+      revealButton.disabled = false;
+    }
+  }
+
+  provisionButton.addEventListener("click", provision);
+  activateButton.addEventListener("click", activate);
+  revealButton.addEventListener("click", reveal);
+  phone.ensureDevice().catch(function () {});
+})();

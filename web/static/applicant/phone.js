@@ -1,0 +1,161 @@
+// The emulated phone panel: device profile picker, the trusted-UI screen, the physical
+// confirm button and the PIN pad. It talks only to /device/... (the phone), never to the
+// issuer; the step scripts carry messages between the phone and the issuer.
+"use strict";
+
+window.cardsimPhone = (function () {
+  const panel = document.getElementById("phone");
+  if (!panel) { return null; }
+  const api = window.cardsim;
+  const base = panel.dataset.deviceBase;
+  const STORAGE_KEY = "cardsim.phone.device";
+  const screenTitle = document.getElementById("phone-screen-title");
+  const screenText = document.getElementById("phone-screen-text");
+  const profileBox = document.getElementById("phone-setup");
+  const profileSelect = document.getElementById("phone-profile");
+  const createButton = document.getElementById("phone-create");
+  const confirmButton = document.getElementById("phone-confirm-button");
+  const pinPad = document.getElementById("phone-pinpad");
+  const pinDisplay = document.getElementById("phone-pin-display");
+  const deviceLabel = document.getElementById("phone-device-label");
+  let deviceId = window.localStorage.getItem(STORAGE_KEY);
+  let pendingConfirm = null;
+  let pendingPin = null;
+  let pinDigits = "";
+
+  function screen(title, text) {
+    api.setText(screenTitle, title);
+    api.setText(screenText, text || "");
+  }
+
+  function url(path) { return base + "/" + encodeURIComponent(deviceId) + path; }
+
+  function labelDevice(state) {
+    api.setText(deviceLabel, state ? state.profile + " phone \u00b7 " + state.device_id.slice(0, 8) : "");
+    panel.dataset.deviceId = deviceId || "";
+  }
+
+  async function loadDevice() {
+    if (!deviceId) { return null; }
+    try {
+      const state = await api.get(url(""));
+      labelDevice(state);
+      return state;
+    } catch (err) {
+      if (err.status === 404) {
+        window.localStorage.removeItem(STORAGE_KEY);
+        deviceId = null;
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  function whenCreated() {
+    return new Promise(function (resolve, reject) {
+      api.show(profileBox, true);
+      screen("Set up your phone", "Choose the kind of phone to emulate and press \u201cUse this phone\u201d.");
+      createButton.onclick = async function () {
+        createButton.disabled = true;
+        try {
+          const state = await api.post(base, { profile: profileSelect.value });
+          deviceId = state.device_id;
+          window.localStorage.setItem(STORAGE_KEY, deviceId);
+          api.show(profileBox, false);
+          labelDevice(state);
+          resolve(state);
+        } catch (err) {
+          createButton.disabled = false;
+          screen("Could not set up the phone", err.message);
+          reject(err);
+        }
+      };
+    });
+  }
+
+  async function ensureDevice(options) {
+    const fresh = options && options.fresh;
+    if (fresh) {
+      window.localStorage.removeItem(STORAGE_KEY);
+      deviceId = null;
+    }
+    const existing = await loadDevice();
+    if (existing) { return existing; }
+    return whenCreated();
+  }
+
+  confirmButton.addEventListener("click", async function () {
+    if (!pendingConfirm) {
+      screen("Nothing to confirm", "The confirm button only works while a request is shown.");
+      return;
+    }
+    const done = pendingConfirm;
+    pendingConfirm = null;
+    confirmButton.classList.remove("armed");
+    try {
+      await api.post(url("/button"), {});
+      const signed = await api.post(url("/confirmation/collect"), {});
+      screen("Confirmed", "Your phone signed the text it showed you.");
+      done.resolve(signed);
+    } catch (err) {
+      screen("Confirmation failed", err.message);
+      done.reject(err);
+    }
+  });
+
+  async function confirmOnPhone(prompt, nonce) {
+    await api.post(url("/confirmation"), { prompt: prompt, nonce: nonce });
+    screen("Confirm on your phone", prompt);
+    panel.classList.add("trusted-ui");
+    confirmButton.classList.add("armed");
+    return new Promise(function (resolve, reject) {
+      pendingConfirm = {
+        resolve: function (v) { panel.classList.remove("trusted-ui"); resolve(v); },
+        reject: function (e) { panel.classList.remove("trusted-ui"); reject(e); },
+      };
+    });
+  }
+
+  pinPad.addEventListener("click", function (event) {
+    const key = event.target.closest("button");
+    if (!key || !pendingPin) { return; }
+    const value = key.dataset.key;
+    if (value === "del") {
+      pinDigits = pinDigits.slice(0, -1);
+    } else if (value === "ok") {
+      if (pinDigits.length < 4) { return; }
+      const done = pendingPin;
+      const pin = pinDigits;
+      pendingPin = null;
+      pinDigits = "";
+      api.show(pinPad, false);
+      done(pin);
+    } else if (pinDigits.length < 6) {
+      pinDigits += value;
+    }
+    api.setText(pinDisplay, "\u2022".repeat(pinDigits.length));
+  });
+
+  function askPin(title, text) {
+    pinDigits = "";
+    api.setText(pinDisplay, "");
+    screen(title, text);
+    api.show(pinPad, true);
+    return new Promise(function (resolve) { pendingPin = resolve; });
+  }
+
+  return {
+    ensureDevice: ensureDevice,
+    deviceId: function () { return deviceId; },
+    screen: screen,
+    bind: function (challenge) { return api.post(url("/bind"), { challenge: challenge }); },
+    confirmOnPhone: confirmOnPhone,
+    askPin: askPin,
+    openChannel: function (hello) { return api.post(url("/channel"), { hello: hello }); },
+    seChallenge: function () { return api.post(url("/se-challenge"), {}); },
+    provision: function (record) { return api.post(url("/provisioning"), { record: record }); },
+    setPin: function (pin) { return api.post(url("/pin"), { pin: pin }); },
+    verifyPin: function (pin) { return api.post(url("/pin/verify"), { pin: pin }); },
+    state: loadDevice,
+  };
+})();
