@@ -57,6 +57,7 @@ def gather_inputs(session: Session, *, application: Application, today: date) ->
     liveness = latest_liveness(session, application_id=application.id)
     interview = session.scalar(
         select(InterviewRecord).where(InterviewRecord.application_id == application.id)
+        .order_by(InterviewRecord.id.desc()).limit(1)
     )
     binding = accepted_binding(session, application_id=application.id)
     agreement = session.scalar(

@@ -108,7 +108,8 @@ class InterviewRecord(Base):
     __tablename__ = "interview_record"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("application.id"), unique=True)
+    # not unique: staff may send an applicant back to redo the interview
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id"), index=True)
     script_version: Mapped[str] = mapped_column(String(32))
     answers: Mapped[JsonDict] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON)

@@ -176,9 +176,11 @@ def upgrade() -> None:
     sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_interview_record_application_id_application')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_interview_record')),
-    sa.UniqueConstraint('application_id', name=op.f('uq_interview_record_application_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_interview_record'))
     )
+    with op.batch_alter_table('interview_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_interview_record_application_id'), ['application_id'], unique=False)
+
     op.create_table('liveness_result',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('application_id', sa.String(length=32), nullable=False),
@@ -289,6 +291,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_liveness_result_application_id'))
 
     op.drop_table('liveness_result')
+    with op.batch_alter_table('interview_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_interview_record_application_id'))
+
     op.drop_table('interview_record')
     with op.batch_alter_table('device_challenge', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_device_challenge_application_id'))

@@ -1,0 +1,145 @@
+"""Identity form checks: GB 11643-1999 resident ID, mobile, name, income, employer."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from issuer.errors import ValidationFailed
+from issuer.identity import id_check_character, parse_resident_id, validate_identity
+
+pytestmark = pytest.mark.unit
+
+TODAY = date(2025, 6, 15)
+# Published example of GB 11643-1999 (check character computed by hand in the standard's annex).
+PUBLISHED_ID = "11010519491231002X"
+
+
+def make_id(region: str, birth: str, sequence: str) -> str:
+    first17 = region + birth + sequence
+    return first17 + id_check_character(first17)
+
+
+def form(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "full_name": "王小明", "id_number": make_id("110105", "19900307", "123"),
+        "mobile": "13812345678", "annual_income": "120,000", "employer": "Acme Co., Ltd.",
+        "today": TODAY,
+    }
+    values.update(overrides)
+    return values
+
+
+def field_errors(**overrides: object) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_identity(**form(**overrides))  # type: ignore[arg-type]
+    return caught.value.field_errors
+
+
+def test_published_example_is_valid() -> None:
+    parsed = parse_resident_id(PUBLISHED_ID)
+    assert parsed.birth_date == date(1949, 12, 31)
+    assert id_check_character(PUBLISHED_ID[:17]) == "X"
+
+
+def test_lower_case_x_is_accepted_and_normalised() -> None:
+    assert parse_resident_id(PUBLISHED_ID.lower()).number == PUBLISHED_ID
+    data = validate_identity(**form(id_number=PUBLISHED_ID.lower()))  # type: ignore[arg-type]
+    assert data.id_number == PUBLISHED_ID
+
+
+def test_valid_form_is_normalised() -> None:
+    data = validate_identity(**form(mobile="+86 138-1234-5678"))  # type: ignore[arg-type]
+    assert data.mobile == "13812345678"
+    assert data.annual_income == 120_000
+    assert data.birth_date == date(1990, 3, 7)
+    assert data.age == 35
+
+
+@pytest.mark.parametrize("wrong", ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "X"])
+def test_wrong_check_character(wrong: str) -> None:
+    good = make_id("110105", "19900307", "123")
+    if wrong == good[-1]:
+        return
+    assert "check character" in field_errors(id_number=good[:-1] + wrong)["id_number"]
+
+
+@pytest.mark.parametrize("birth", ["19900230", "19901301", "19900000", "18991231"])
+def test_bad_embedded_birth_date(birth: str) -> None:
+    message = field_errors(id_number=make_id("110105", birth, "123"))["id_number"]
+    assert "birth date" in message
+
+
+def test_birth_date_in_the_future() -> None:
+    assert "future" in field_errors(id_number=make_id("110105", "20300101", "123"))["id_number"]
+
+
+def test_under_18_is_refused_and_18th_birthday_is_accepted() -> None:
+    assert "18" in field_errors(id_number=make_id("110105", "20070616", "123"))["id_number"]
+    data = validate_identity(**form(id_number=make_id("110105", "20070615", "123")))  # type: ignore[arg-type]
+    assert data.age == 18
+
+
+@pytest.mark.parametrize(("value", "fragment"), [
+    ("1101051990030712", "18 characters"),
+    ("11010519900307123Y", "last character"),
+    ("1101051990030712A4", "first 17"),
+    (make_id("990105", "19900307", "123"), "region"),
+])
+def test_malformed_id_numbers(value: str, fragment: str) -> None:
+    assert fragment in field_errors(id_number=value)["id_number"]
+
+
+@pytest.mark.parametrize("mobile", ["12812345678", "1381234567", "138123456789", "2381234567x"])
+def test_bad_mobile(mobile: str) -> None:
+    assert "mainland mobile" in field_errors(mobile=mobile)["mobile"]
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    errors = field_errors(full_name="X", id_number="123", mobile="1", annual_income="-5",
+                          employer="")
+    assert set(errors) == {"full_name", "id_number", "mobile", "annual_income", "employer"}
+    assert all(message.endswith(".") for message in errors.values())
+
+
+@pytest.mark.parametrize("name", ["A1", "Robert'); DROP TABLE--", "王\x00明"])
+def test_bad_names(name: str) -> None:
+    assert "full_name" in field_errors(full_name=name)
+
+
+def test_minority_name_with_middle_dot() -> None:
+    data = validate_identity(**form(full_name="买买提·艾力"))  # type: ignore[arg-type]
+    assert data.full_name == "买买提·艾力"
+
+
+@pytest.mark.parametrize("income", ["12.5", "abc", True, 100_000_001, -1])
+def test_bad_income(income: object) -> None:
+    assert "annual_income" in field_errors(annual_income=income)
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_computed_check_character_never_fails_on_the_checksum(first17: str) -> None:
+    number = first17 + id_check_character(first17)
+    try:
+        parse_resident_id(number)
+    except ValueError as exc:
+        assert "check character" not in str(exc)
+
+
+@given(st.text(alphabet="0123456789", min_size=8, max_size=8), st.sampled_from("0123456789X"))
+def test_any_other_check_character_is_rejected(sequence: str, check: str) -> None:
+    first17 = "110105" + "1990" + "0307" + sequence[:3]
+    if check == id_check_character(first17):
+        return
+    with pytest.raises(ValueError, match="check character"):
+        parse_resident_id(first17 + check)
+
+
+@given(st.text(max_size=40))
+def test_arbitrary_input_only_raises_value_error(raw: str) -> None:
+    with contextlib.suppress(ValueError):
+        parse_resident_id(raw)
