@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,7 @@ def _parse_question(raw: object, index: int) -> QuestionSpec:
         raise InterviewError(f"{where}: kind must be yes_no, choice or text")
     if not isinstance(text, str) or not text.strip():
         raise InterviewError(f"{where}: text is required")
+    _check_placeholders(text, where)
     if not isinstance(flag, str) or not flag.startswith("interview_"):
         raise InterviewError(f"{where}: flag must be a code starting with 'interview_'")
     expect = raw.get("expect")
@@ -219,6 +221,17 @@ def _parse_question(raw: object, index: int) -> QuestionSpec:
     )
 
 
+def _check_placeholders(text: str, where: str) -> None:
+    # Only plain names: "{name.attr}" or "{name[0]}" would reach into Python objects.
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise InterviewError(f"{where}: text has a malformed placeholder ({exc})") from None
+    for name in fields:
+        if not name.isidentifier():
+            raise InterviewError(f"{where}: placeholder {{{name}}} must be a plain name")
+
+
 def render_questions(
     script: InterviewScript, *, facts: Mapping[str, str], terms: Mapping[str, str]
 ) -> tuple[Question, ...]:
@@ -229,7 +242,7 @@ def render_questions(
 def _render(spec: QuestionSpec, *, facts: Mapping[str, str], terms: Mapping[str, str]) -> Question:
     try:
         text = spec.text.format_map({**terms, **facts})
-    except (KeyError, ValueError, IndexError) as exc:
+    except (KeyError, ValueError, IndexError, AttributeError) as exc:
         raise InterviewError(f"question {spec.id!r} needs the value {exc} to be rendered") from None
     if spec.kind == "yes_no":
         choices = tuple(Choice(value=v, label=label) for v, label in YES_NO_CHOICES)
