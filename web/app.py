@@ -8,8 +8,10 @@ from pathlib import Path
 from flask import Flask
 
 from issuer.keys import IssuerKeys
+from liveness import parse_challenges
 from web.config import config_from_env
 from web.database import init_database
+from web.device.phones import ensure_manufacturer
 from web.errors import register_error_handlers
 from web.extensions import csrf
 from web.flow.card_step import KEYS_EXTENSION
@@ -25,9 +27,15 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config.from_mapping(config)
     for key in ("CARDSIM_KEY_FILE", "CARDSIM_DEVICE_DIR"):
         app.config[key] = Path(str(app.config[key]))
+    challenges = app.config.get("CARDSIM_LIVENESS_CHALLENGES")
+    if challenges:
+        # Fail at start-up, not on the first applicant, when the configured order is invalid.
+        app.config["CARDSIM_LIVENESS_CHALLENGES"] = tuple(
+            c.value for c in parse_challenges(list(challenges)))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = derive_secret_key(app.config["CARDSIM_KEY_FILE"])
 
+    ensure_manufacturer(app.config["CARDSIM_DEVICE_DIR"])
     app.extensions[KEYS_EXTENSION] = IssuerKeys.load_or_create(app.config["CARDSIM_KEY_FILE"])
     csrf.init_app(app)
     # after_request hooks run in reverse order: headers must be added last, to every response.
@@ -47,3 +55,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(device_bp)
     csrf.exempt(api_bp)
+    csrf.exempt(device_bp)

@@ -23,6 +23,8 @@ from issuer.errors import (
     NotFound,
     ValidationFailed,
 )
+from liveness import FrameRejected, InvalidSession, LivenessError
+from tee_sim import DeviceNotFound, StateIntegrityError, TeeError
 
 FormRenderer = Callable[[dict[str, str], str], Any]
 
@@ -100,6 +102,25 @@ def _handle_device_trust_error(exc: DeviceTrustError) -> Response:
     return error_response(422, exc.reason, exc.message)
 
 
+def _handle_liveness_error(exc: LivenessError) -> Response:
+    if isinstance(exc, FrameRejected):
+        code = exc.code if exc.code.startswith("frame") else f"frame_{exc.code}"
+        return error_response(422, code, exc.message)
+    if isinstance(exc, InvalidSession):
+        return error_response(409, "liveness_session_invalid",
+                              "This camera check is over; start a new one.")
+    return error_response(422, exc.code, exc.message)
+
+
+def _handle_tee_error(exc: TeeError) -> Response:
+    if isinstance(exc, DeviceNotFound):
+        return error_response(404, "device_not_found", "There is no phone with this id.")
+    if isinstance(exc, StateIntegrityError):
+        return error_response(409, "device_tampered",
+                              "The phone's secure storage failed its integrity check.")
+    return error_response(422, f"device_{exc.status.name.lower()}", str(exc))
+
+
 def _handle_web_error(exc: WebError) -> Response:
     return error_response(exc.status, exc.code, exc.message)
 
@@ -133,6 +154,8 @@ def register_error_handlers(app: Flask) -> None:
     """Install every exception-to-response mapping on `app`."""
     app.register_error_handler(IssuerError, _handle_issuer_error)
     app.register_error_handler(DeviceTrustError, _handle_device_trust_error)
+    app.register_error_handler(LivenessError, _handle_liveness_error)
+    app.register_error_handler(TeeError, _handle_tee_error)
     app.register_error_handler(WebError, _handle_web_error)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_error)

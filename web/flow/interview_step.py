@@ -7,7 +7,6 @@ the client reports.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +40,10 @@ class ServedInterview:
     token: str
 
 
+def _now_ms() -> int:
+    return int(now().timestamp() * 1000)
+
+
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
@@ -61,7 +64,7 @@ def serve_interview(*, application_id: str) -> ServedInterview:
     questions = render_questions(script, facts=_facts(application_id),
                                  terms=terms_for_interview())
     token = _serializer().dumps({"a": application_id, "v": script.version,
-                                 "t": int(time.time() * 1000)})
+                                 "t": _now_ms()})
     return ServedInterview(script_version=script.version, questions=questions, token=token)
 
 
@@ -83,7 +86,7 @@ def submit_interview(
     """Evaluate and store the answers; returns the new application view and the flags."""
     script = _script()
     served = _served_at_ms(token, application_id, script.version)
-    elapsed = max(0, int(time.time() * 1000) - served)
+    elapsed = max(0, _now_ms() - served)
     outcome = evaluate_answers(script, facts=_facts(application_id),
                                terms=terms_for_interview(), answers=answers, elapsed_ms=elapsed)
     view = record_interview(

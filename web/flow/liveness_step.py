@@ -6,6 +6,7 @@ The mediapipe `FrameAnalyzer` is the only per-process object: created lazily, on
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -27,8 +28,6 @@ from web.database import db_session
 
 _analyzer: liveness.FrameAnalyzer | None = None
 _analyzer_lock = threading.Lock()
-# Client timestamps further than this from the server's receive time are not believed.
-MAX_CLIENT_CLOCK_SKEW_S = 300.0
 
 
 def frame_analyzer() -> liveness.FrameAnalyzer:
@@ -85,17 +84,15 @@ def start_liveness(*, application_id: str, sessions_used: int) -> LivenessStatus
                           application_state=ApplicationState.IDENTITY_SUBMITTED.value)
 
 
-def _timestamp(client_ms: str | None) -> float:
-    received = time.time()
-    if client_ms is None:
-        return received
+def _client_ms(raw: str | None) -> float | None:
+    """The client's capture time in ms, or None when absent or not a finite number."""
+    if raw is None or len(raw) > 32:
+        return None
     try:
-        client = float(client_ms) / 1000.0
+        value = float(raw)
     except ValueError:
-        return received
-    if abs(client - received) > MAX_CLIENT_CLOCK_SKEW_S or client != client:
-        return received
-    return client
+        return None
+    return value if math.isfinite(value) else None
 
 
 def submit_frame(
@@ -109,7 +106,8 @@ def submit_frame(
     if stored is None:
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_json(json.dumps(stored))
-    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=_timestamp(client_timestamp_ms),
+    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=time.time(),
+                                     client_timestamp_ms=_client_ms(client_timestamp_ms),
                                      analyzer=frame_analyzer())
     status = dict(outcome.status)
     attempts_left = MAX_LIVENESS_SESSIONS - sessions_used

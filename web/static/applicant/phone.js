@@ -155,7 +155,6 @@ window.cardsimPhone = (function () {
     seChallenge: function () { return api.post(url("/se-challenge"), {}); },
     provision: function (record) { return api.post(url("/provisioning"), { record: record }); },
     setPin: function (pin) { return api.post(url("/pin"), { pin: pin }); },
-    verifyPin: function (pin) { return api.post(url("/pin/verify"), { pin: pin }); },
     state: loadDevice,
   };
 })();

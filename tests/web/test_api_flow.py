@@ -1,0 +1,69 @@
+"""The JSON API end to end (liveness recorded through the issuer), with a real tee_sim phone."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web.api_driver import (
+    Phone,
+    bind_phone,
+    provision,
+    sign_agreement,
+    start_applicant,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_api_walks_an_applicant_to_an_activated_card(client: FlaskClient, app: Flask) -> None:
+    applicant = start_applicant(client, app)
+    assert applicant.state() == "started"
+    assert applicant.submit_identity().status_code == 200
+    applicant.pass_liveness()
+    assert applicant.state() == "liveness_passed"
+    response = applicant.answer_interview()
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "interview_done"
+    phone = Phone(app)
+    response = bind_phone(applicant, phone)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "device_bound"
+    response = sign_agreement(applicant, phone)
+    assert response.status_code == 200, response.get_json()
+    decision = applicant.post("/decision").get_json()
+    assert decision["outcome"] == "approved", decision
+    assert decision["credit_limit"] > 0
+    issued = applicant.post("/card", None, **{"Idempotency-Key": "k-1"})
+    assert issued.status_code == 201, issued.get_json()
+    again = applicant.post("/card", None, **{"Idempotency-Key": "k-1"})
+    assert again.status_code == 201 and again.get_json()["id"] == issued.get_json()["id"]
+    card = issued.get_json()
+    assert card["masked_pan"].startswith("62") and "*" in card["masked_pan"]
+    assert provision(applicant, phone).status_code == 200
+    assert wallet_card(phone)["personalized"] is True
+    wallet_set_pin(phone, "2468")
+    activated = applicant.post("/card/activate")
+    assert activated.get_json()["status"] == "active"
+    wrong = applicant.post("/card/reveal", {"device_id": phone.device_id, "pin": "1111"})
+    assert wrong.status_code == 403 and wrong.get_json()["error"]["code"] == "pin_rejected"
+    shown = applicant.post("/card/reveal", {"device_id": phone.device_id, "pin": "2468"})
+    assert shown.status_code == 200, shown.get_json()
+    details = shown.get_json()
+    assert details["pan"][:6] == card["masked_pan"][:6]
+    assert details["pan"][-4:] == card["masked_pan"][-4:]
+    assert len(details["cvv2"]) == 3 and details["cvv2"].isdigit()
+    assert applicant.state() == "activated"
+
+
+def wallet_card(phone: Phone) -> dict[str, object]:
+    from tee_sim import wallet
+
+    return wallet.card_summary(phone.device)
+
+
+def wallet_set_pin(phone: Phone, pin: str) -> None:
+    from tee_sim import wallet
+
+    wallet.set_pin(phone.device, pin=pin)
