@@ -160,15 +160,6 @@ def validate_chain(
             "leaf_not_ca",
             "leaf certificate has CA:TRUE",
         )
-    for other in path[1:]:
-        if _has_attestation_extension(other):
-            _reject(
-                "bad_chain",
-                "The phone's certificate chain is not well formed.",
-                checks,
-                "leaf_not_ca",
-                f"{_subject(other)} above the leaf carries a key attestation",
-            )
     checks.append(Check("leaf_not_ca", True, "leaf is an end-entity certificate"))
 
     for index in range(len(path) - 1):
@@ -192,6 +183,16 @@ def validate_chain(
                 f"{_subject(child)}: {problem}",
             )
     checks.append(Check("ca_constraints", True, "every issuer is a CA within its path length"))
+    # Defence in depth: an attested key certificate can never be an issuer.
+    for other in path[1:]:
+        if _has_attestation_extension(other):
+            _reject(
+                "bad_chain",
+                "The phone's certificate chain is not well formed.",
+                checks,
+                "attestation_only_in_leaf",
+                f"{_subject(other)} above the leaf carries a key attestation",
+            )
 
     anchor = _find_anchor(path[-1], trust_anchors, below=len(path) - 1)
     if anchor is None:
