@@ -1,0 +1,500 @@
+"""The evaluation corpus: bona fide and attack clips synthesised from real face photos.
+
+No face video can be downloaded here, so clips are made by animating still photos that installed
+packages ship (scikit-image's `astronaut.png`, matplotlib's `grace_hopper.jpg`) with
+`FacePuppet`: blinks, head turns and nods by 3D mesh rotation, mouth opening, plus natural
+micro-motion and sensor noise. Attack clips replay the same photos the way attackers would.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from liveness.challenges import Challenge, parse_challenges
+from liveness.errors import CorpusError
+from liveness.landmarks import FaceMeshDetector
+from liveness.puppet import FacePuppet, Pose
+
+Image = npt.NDArray[np.uint8]
+ATTACK_TYPES = ("static_photo", "photo_jitter", "photo_rigid", "replay_other_order",
+                "loop_all_actions", "frozen_frames", "two_faces")
+BONA_FIDE = "bona_fide"
+CORPUS_FPS = 10
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    """A real face photo shipped by an installed package."""
+
+    name: str
+    package: str
+    relative_path: str
+    half: str  # "calibration" or "report": thresholds are chosen on one, reported on the other
+
+
+FACE_SOURCES = (
+    FaceSource("astronaut", "skimage", "data/astronaut.png", "calibration"),
+    FaceSource("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "report"),
+)
+
+
+def load_face_photo(source: FaceSource) -> Image:
+    """Read the photo from the installed package's directory (the package is not imported)."""
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError("missing_photo", f"package {source.package} is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / source.relative_path
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise CorpusError("missing_photo", f"cannot read {path}")
+    return np.asarray(image, dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Look:
+    """Photo-level variation of one clip: framing, light, noise, mirror."""
+
+    width: int = 400
+    height: int = 400
+    face_fraction: float = 0.4  # face width / frame width
+    brightness: float = 1.0  # gain
+    gamma: float = 1.0
+    noise: float = 2.5  # sensor noise sigma, grey levels
+    mirror: bool = False
+    roll: float = 0.0  # static tilt of the head, degrees
+
+
+def frame_photo(photo: Image, landmarks: npt.NDArray[np.float32], look: Look) -> Image:
+    """Crop/scale/tilt/mirror and relight a photo so the face has the requested size."""
+    xy = landmarks[:, :2]
+    face_width = float(np.ptp(xy[:, 0]))
+    center = xy.mean(axis=0)
+    scale = look.face_fraction * look.width / face_width
+    matrix = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), look.roll, scale)
+    matrix[0, 2] += look.width / 2 - center[0]
+    matrix[1, 2] += look.height * 0.47 - center[1]
+    framed = cv2.warpAffine(photo, matrix, (look.width, look.height),
+                            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+                            borderMode=cv2.BORDER_REFLECT101)
+    if look.mirror:
+        framed = cv2.flip(framed, 1)
+    table = np.clip(255 * ((np.arange(256) / 255) ** look.gamma) * look.brightness, 0, 255)
+    return np.asarray(cv2.LUT(framed, table.astype(np.uint8)), dtype=np.uint8)
+
+
+# -- timelines -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Segment:
+    """`action` (a Challenge value or "neutral") lasting `seconds`, with its peak amplitude."""
+
+    action: str
+    seconds: float
+    amount: float = 1.0
+
+
+def _envelope(u: float, ramp: float) -> float:
+    """0→1→0 over u in [0, 1] with linear ramps of relative length `ramp`."""
+    if u < ramp:
+        return u / ramp
+    if u > 1 - ramp:
+        return max(0.0, (1 - u) / ramp)
+    return 1.0
+
+
+def action_pose(action: str, level: float, amount: float) -> Pose:
+    """The pose of an action at envelope `level` (0 neutral, 1 full)."""
+    if action == Challenge.BLINK:
+        return Pose(blink=level * amount)
+    if action == Challenge.TURN_LEFT:
+        return Pose(yaw=level * amount)
+    if action == Challenge.TURN_RIGHT:
+        return Pose(yaw=-level * amount)
+    if action == Challenge.NOD:
+        return Pose(pitch=-level * amount)
+    if action == Challenge.OPEN_MOUTH:
+        return Pose(mouth=level * amount)
+    return Pose()
+
+
+class MicroMotion:
+    """Smooth random head sway (degrees) and drift (pixels) of a live person."""
+
+    def __init__(self, rng: random.Random, *, degrees: float = 1.8, pixels: float = 2.0) -> None:
+        self._phases = [rng.uniform(0, 2 * math.pi) for _ in range(10)]
+        self._rates = [rng.uniform(0.15, 0.7) for _ in range(10)]
+        self.degrees, self.pixels = degrees, pixels
+
+    def _wave(self, k: int, t: float) -> float:
+        a = math.sin(2 * math.pi * self._rates[2 * k] * t + self._phases[2 * k])
+        b = math.sin(2 * math.pi * self._rates[2 * k + 1] * t + self._phases[2 * k + 1])
+        return 0.65 * a + 0.35 * b
+
+    def at(self, t: float) -> Pose:
+        d = self.degrees
+        return Pose(yaw=d * self._wave(0, t), pitch=0.8 * d * self._wave(1, t),
+                    roll=0.5 * d * self._wave(2, t),
+                    shift=(self.pixels * self._wave(3, t), self.pixels * self._wave(4, t)))
+
+
+def combine(base: Pose, extra: Pose) -> Pose:
+    """Sum of two poses (angles and shifts add, closures take the larger)."""
+    return Pose(yaw=base.yaw + extra.yaw, pitch=base.pitch + extra.pitch,
+                roll=base.roll + extra.roll, blink=max(base.blink, extra.blink),
+                mouth=max(base.mouth, extra.mouth),
+                shift=(base.shift[0] + extra.shift[0], base.shift[1] + extra.shift[1]),
+                scale=base.scale * extra.scale)
+
+
+def timeline_poses(segments: Sequence[Segment], fps: float, motion: MicroMotion | None,
+                   start: float = 0.0) -> Iterator[Pose]:
+    """Per-frame poses of a sequence of segments sampled at `fps`, from time `start`."""
+    total = sum(s.seconds for s in segments)
+    t = start
+    while t < total - 1e-9:
+        elapsed = 0.0
+        pose = Pose()
+        for seg in segments:
+            if t < elapsed + seg.seconds:
+                if seg.action != "neutral":
+                    u = (t - elapsed) / seg.seconds
+                    ramp = 0.3 if seg.action == Challenge.BLINK else 0.25
+                    pose = action_pose(seg.action, _envelope(u, ramp), seg.amount)
+                break
+            elapsed += seg.seconds
+        yield combine(pose, motion.at(t)) if motion else pose
+        t += 1 / fps
+
+
+def action_segment(action: str, rng: random.Random) -> Segment:
+    """One natural-looking performance of an action, with varied amplitude and length."""
+    if action == Challenge.BLINK:
+        return Segment(action, rng.uniform(0.35, 0.5), 1.0)
+    if action in (Challenge.TURN_LEFT, Challenge.TURN_RIGHT):
+        return Segment(action, rng.uniform(1.0, 1.4), rng.uniform(22, 30))
+    if action == Challenge.NOD:
+        return Segment(action, rng.uniform(1.0, 1.4), rng.uniform(17, 22))
+    return Segment(action, rng.uniform(0.9, 1.3), rng.uniform(0.8, 1.0))
+
+
+def performance(actions: Sequence[str], rng: random.Random, *, lead: float = 2.6,
+                gap: tuple[float, float] = (1.2, 1.7), tail: float = 1.5) -> list[Segment]:
+    """A steady lead-in, then each action separated by neutral gaps, then a neutral tail."""
+    segments = [Segment("neutral", lead + rng.uniform(0, 0.6))]
+    for i, action in enumerate(actions):
+        if i:
+            segments.append(Segment("neutral", rng.uniform(*gap)))
+        segments.append(action_segment(action, rng))
+    segments.append(Segment("neutral", tail))
+    return segments
+
+
+def add_noise(frame: Image, sigma: float, rng: np.random.Generator) -> Image:
+    """Gaussian sensor noise."""
+    noisy = frame.astype(np.float32) + rng.normal(0, sigma, frame.shape).astype(np.float32)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def encode_jpeg(frame: Image, quality: int = 90) -> bytes:
+    """JPEG bytes of a frame, as a browser canvas would post them."""
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise CorpusError("encode_failed", "JPEG encoding failed")
+    return data.tobytes()
+
+
+# -- clip makers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What a clip shows and which challenge order a session should ask of it."""
+
+    clip_id: str
+    kind: str  # "bona_fide" or one of ATTACK_TYPES
+    identity: str
+    half: str
+    performed: tuple[str, ...]
+    session_challenges: tuple[str, ...]
+    fps: float
+    frames: int = 0
+    file: str = ""
+
+
+class ClipMaker:
+    """Renders clips of one face photo; detects the photo's landmarks once per look."""
+
+    def __init__(self, detector: FaceMeshDetector) -> None:
+        self.detector = detector
+        self._photos: dict[str, Image] = {}
+
+    def photo(self, source: FaceSource) -> Image:
+        if source.name not in self._photos:
+            self._photos[source.name] = load_face_photo(source)
+        return self._photos[source.name]
+
+    def puppet(self, source: FaceSource, look: Look) -> FacePuppet:
+        """A puppet of the framed photo; raises CorpusError if no face is found in it."""
+        photo = self.photo(source)
+        faces = self.detector.detect(photo)
+        if not faces:
+            raise CorpusError("no_face_in_photo", f"no face found in {source.name}")
+        framed = frame_photo(photo, faces[0], look)
+        faces = self.detector.detect(framed)
+        if len(faces) != 1:
+            raise CorpusError("no_face_in_photo", f"no single face in framed {source.name}")
+        return FacePuppet(framed, faces[0])
+
+    def live(self, puppet: FacePuppet, segments: Sequence[Segment], *, fps: float,
+             rng: random.Random, noise: float, start: float = 0.0) -> Iterator[Image]:
+        """A live performance: poses plus micro-motion plus fresh sensor noise per frame."""
+        motion = MicroMotion(rng, degrees=rng.uniform(1.2, 2.5), pixels=rng.uniform(1.0, 3.0))
+        noise_rng = np.random.default_rng(rng.getrandbits(32))
+        for pose in timeline_poses(segments, fps, motion, start):
+            yield add_noise(puppet.render(pose), noise, noise_rng)
+
+
+def photo_attack(framed: Image, *, kind: str, seconds: float, fps: float, rng: random.Random,
+                 noise: float) -> Iterator[Image]:
+    """A printed photo before the camera: still, trembling in the hand, or waved around."""
+    noise_rng = np.random.default_rng(rng.getrandbits(32))
+    height, width = framed.shape[:2]
+    motion = MicroMotion(rng, degrees=1.0, pixels=1.0)
+    big = kind == "photo_rigid"
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        frame = framed
+        if kind != "static_photo":
+            wave = motion.at(t * (1.0 if big else 3.0))
+            gain = (12.0, 6.0, 0.05) if big else (0.8, 0.3, 0.004)
+            angle = gain[1] * wave.roll
+            scale = 1 + gain[2] * wave.yaw / motion.degrees
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
+            matrix[0, 2] += gain[0] * wave.shift[0]
+            matrix[1, 2] += gain[0] * wave.shift[1]
+            frame = np.asarray(cv2.warpAffine(framed, matrix, (width, height),
+                                              flags=cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_REFLECT101), np.uint8)
+        yield add_noise(frame, noise, noise_rng)
+
+
+def paste_second_face(frame: Image, other: Image) -> Image:
+    """Put a smaller second face in the lower-right corner."""
+    height, width = frame.shape[:2]
+    small = cv2.resize(other, (width * 2 // 5, height * 2 // 5), interpolation=cv2.INTER_AREA)
+    out = frame.copy()
+    out[height - small.shape[0]:, width - small.shape[1]:] = small
+    return out
+
+
+def loop_all_segments(rng: random.Random, seconds: float) -> list[Segment]:
+    """Every action in turn with short neutral gaps, repeated for `seconds`."""
+    segments: list[Segment] = []
+    order = list(Challenge)
+    rng.shuffle(order)
+    while sum(s.seconds for s in segments) < seconds:
+        for action in order:
+            segments.append(Segment("neutral", rng.uniform(0.8, 1.1)))
+            segments.append(action_segment(action, rng))
+    return segments
+
+
+def random_look(rng: random.Random, *, mirror: bool) -> Look:
+    """Framing and lighting variation of one clip."""
+    return Look(face_fraction=rng.uniform(0.32, 0.5), brightness=rng.uniform(0.8, 1.15),
+                gamma=rng.uniform(0.85, 1.2), noise=rng.uniform(1.5, 4.0), mirror=mirror,
+                roll=rng.uniform(-6, 6))
+
+
+def other_order(order: Sequence[str], rng: random.Random) -> tuple[str, ...]:
+    """A different 3-challenge order (a replay of one session shown to another)."""
+    while True:
+        candidate = tuple(c.value for c in rng.sample(list(Challenge), len(order)))
+        if candidate != tuple(order):
+            return candidate
+
+
+def generate_clips(maker: ClipMaker, *, per_half: int, seed: int, fps: float = CORPUS_FPS,
+                   attacks_per_type: int = 2) -> Iterator[tuple[ClipSpec, list[bytes]]]:
+    """Yield (spec, JPEG frames) for `per_half` bona fide clips and `attacks_per_type` clips of
+    each attack type in each half of the corpus (halves split by identity)."""
+    rng = random.Random(seed)
+    for source in FACE_SOURCES:
+        others = [s for s in FACE_SOURCES if s is not source]
+        for n in range(per_half):
+            look = random_look(rng, mirror=n % 2 == 1)
+            order = tuple(c.value for c in rng.sample(list(Challenge), 3))
+            puppet = maker.puppet(source, look)
+            frames = maker.live(puppet, performance(order, rng), fps=fps, rng=rng,
+                                noise=look.noise)
+            spec = ClipSpec(f"{source.name}-bona-{n:02d}", BONA_FIDE, source.name, source.half,
+                            order, order, fps)
+            yield spec, [encode_jpeg(f) for f in frames]
+        for kind in ATTACK_TYPES:
+            for n in range(attacks_per_type):
+                look = random_look(rng, mirror=n % 2 == 1)
+                order = tuple(c.value for c in rng.sample(list(Challenge), 3))
+                puppet = maker.puppet(source, look)
+                clip_id = f"{source.name}-{kind}-{n:02d}"
+                performed: tuple[str, ...] = ()
+                asked = order
+                if kind in ("static_photo", "photo_jitter", "photo_rigid"):
+                    images = list(photo_attack(puppet.image, kind=kind, seconds=12.0, fps=fps,
+                                               rng=rng, noise=look.noise))
+                elif kind == "replay_other_order":
+                    performed = order
+                    asked = other_order(order, rng)
+                    images = list(maker.live(puppet, performance(order, rng), fps=fps, rng=rng,
+                                             noise=look.noise))
+                elif kind == "loop_all_actions":
+                    segments = loop_all_segments(rng, 16.0)
+                    performed = tuple(s.action for s in segments if s.action != "neutral")
+                    images = list(maker.live(puppet, segments, fps=fps, rng=rng,
+                                             noise=look.noise))
+                elif kind == "frozen_frames":
+                    performed = order
+                    images = list(maker.live(puppet, performance(order, rng), fps=fps, rng=rng,
+                                             noise=look.noise))
+                    start = rng.randrange(len(images) // 4, len(images) // 2)
+                    for i in range(start + 1, min(start + int(1.5 * fps), len(images))):
+                        images[i] = images[start]
+                else:  # two_faces
+                    performed = order
+                    other = maker.puppet(others[0], replace(look, mirror=False)).image
+                    images = [paste_second_face(f, other) for f in
+                              maker.live(puppet, performance(order, rng), fps=fps, rng=rng,
+                                         noise=look.noise)]
+                spec = ClipSpec(clip_id, kind, source.name, source.half, performed, asked, fps)
+                yield spec, [encode_jpeg(f) for f in images]
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def write_clip(path: Path, frames: Sequence[bytes], fps: float) -> None:
+    """Write JPEG frames as an MJPEG AVI (frames are stored without re-encoding by OpenCV's
+    decoder round trip: each JPEG is decoded and written at quality 95)."""
+    first = cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR)
+    height, width = first.shape[:2]
+    fourcc = cv2.VideoWriter.fourcc(*"MJPG")
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
+    if not writer.isOpened():
+        raise CorpusError("write_failed", f"cannot write video {path}")
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+    try:
+        for data in frames:
+            writer.write(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    finally:
+        writer.release()
+
+
+def read_video(path: Path, *, max_side: int = 4096) -> tuple[list[Image], float]:
+    """All frames of a video file and its frame rate; raises CorpusError when unreadable."""
+    if not path.is_file():
+        raise CorpusError("no_such_video", f"no such file: {path}")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise CorpusError("unreadable_video", f"cannot open video {path}")
+    fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
+    frames: list[Image] = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if max(frame.shape[:2]) > max_side:
+                raise CorpusError("video_too_large", f"frames of {path} exceed {max_side} px")
+            frames.append(np.asarray(frame, dtype=np.uint8))
+    finally:
+        capture.release()
+    if not frames:
+        raise CorpusError("unreadable_video", f"no frames could be decoded from {path}")
+    return frames, fps if 1 <= fps <= 240 else 30.0
+
+
+def write_corpus(directory: Path, clips: Iterator[tuple[ClipSpec, list[bytes]]]) -> list[ClipSpec]:
+    """Write each clip as `<id>.avi` plus `manifest.json`; returns the specs written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[ClipSpec] = []
+    for spec, frames in clips:
+        name = f"{spec.clip_id}.avi"
+        write_clip(directory / name, frames, spec.fps)
+        written.append(replace(spec, frames=len(frames), file=name))
+    manifest = {"fps": CORPUS_FPS, "clips": [asdict(s) for s in written]}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return written
+
+
+def read_manifest(directory: Path) -> list[ClipSpec]:
+    """The clip specs of a corpus directory; raises CorpusError when missing or malformed."""
+    path = directory / MANIFEST
+    try:
+        raw = json.loads(path.read_text())
+        specs = []
+        for item in raw["clips"]:
+            item["performed"] = tuple(item["performed"])
+            item["session_challenges"] = tuple(parse_challenges(item["session_challenges"]))
+            specs.append(ClipSpec(**item))
+        return specs
+    except FileNotFoundError:
+        raise CorpusError("no_corpus", f"no corpus at {directory} (run generate-corpus)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorpusError("bad_manifest", f"malformed {path}: {exc}") from None
+
+
+# -- browser clip ----------------------------------------------------------------------------
+
+def browser_segments(challenges: Sequence[str], rng: random.Random) -> list[Segment]:
+    """One loop of the browser clip: a long steady lead, then the actions with short gaps.
+
+    Only the lead is longer than the session's steady period (1.5 s), so however the looping
+    clip is phased against the session, the first prompt is issued during the lead and each
+    action follows its prompt; the gaps (1.0 s) still leave room for the 0.4 s neutral wait.
+    """
+    segments = [Segment("neutral", 3.2)]
+    for i, action in enumerate(parse_challenges(challenges)):
+        if i:
+            segments.append(Segment("neutral", 1.0))
+        seg = action_segment(action, rng)
+        segments.append(replace(seg, seconds=min(seg.seconds, 1.1)))
+    segments.append(Segment("neutral", 1.0))
+    return segments
+
+
+def make_browser_clip(*, challenges: Sequence[str], width: int = 640, height: int = 480,
+                      fps: int = 30, seed: int = 7,
+                      detector: FaceMeshDetector | None = None) -> list[Image]:
+    """Frames of a loopable clip performing `challenges` in order (for Chromium's fake camera)."""
+    rng = random.Random(seed)
+    maker = ClipMaker(detector or FaceMeshDetector(max_faces=1))
+    look = Look(width=width, height=height, face_fraction=0.34, noise=2.0)
+    puppet = maker.puppet(FACE_SOURCES[1], look)
+    segments = browser_segments(challenges, rng)
+    return list(maker.live(puppet, segments, fps=fps, rng=rng, noise=look.noise))
+
+
+def write_y4m(path: str | Path, frames: Sequence[Image], fps: int = 30) -> None:
+    """Write BGR frames as a YUV4MPEG2 4:2:0 file (Chromium's --use-file-for-fake-video-capture)."""
+    if not frames:
+        raise CorpusError("no_frames", "a Y4M file needs at least one frame")
+    height, width = frames[0].shape[:2]
+    if width % 2 or height % 2:
+        raise CorpusError("odd_size", "Y4M 4:2:0 needs even width and height")
+    with Path(path).open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for frame in frames:
+            if frame.shape[:2] != (height, width):
+                raise CorpusError("size_mismatch", "all Y4M frames must have the same size")
+            # OpenCV's I420 layout is exactly Y4M's planar Y, U, V.
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            out.write(b"FRAME\n")
+            out.write(yuv.tobytes())

@@ -1,0 +1,62 @@
+"""Turning uploaded frame bytes into a BGR image, rejecting anything unusable."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from liveness.errors import FrameRejected
+
+MAX_FRAME_BYTES = 5 * 1024 * 1024
+MAX_SIDE = 4096
+MIN_SIDE = 64
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
+    """Decode a JPEG or PNG frame into an 8-bit 3-channel BGR image.
+
+    Raises FrameRejected with codes: empty_frame, frame_too_large, not_an_image, image_too_large,
+    image_too_small, unsupported_color_format.
+    """
+    if not data:
+        raise FrameRejected("empty_frame", "the frame is empty (zero bytes)")
+    if len(data) > MAX_FRAME_BYTES:
+        raise FrameRejected("frame_too_large",
+                            f"the frame is {len(data)} bytes; the limit is {MAX_FRAME_BYTES}")
+    is_png = data.startswith(_PNG_MAGIC)
+    if not (data.startswith(_JPEG_MAGIC) or is_png):
+        raise FrameRejected("not_an_image", "the frame is neither a JPEG nor a PNG image")
+    if is_png:
+        # Check the declared size before decoding so a tiny file cannot claim a huge canvas.
+        size = _png_size(data)
+        if size is None:
+            raise FrameRejected("not_an_image", "the PNG header is malformed")
+        if max(size) > MAX_SIDE:
+            raise FrameRejected("image_too_large",
+                                f"the image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} px")
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FrameRejected("not_an_image", "the image data could not be decoded")
+    height, width = image.shape[:2]
+    if max(height, width) > MAX_SIDE:
+        raise FrameRejected("image_too_large",
+                            f"the image is {width}x{height}; the limit is {MAX_SIDE} px")
+    if min(height, width) < MIN_SIDE:
+        raise FrameRejected("image_too_small",
+                            f"the image is {width}x{height}; at least {MIN_SIDE} px per side")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        raise FrameRejected(
+            "unsupported_color_format",
+            f"expected 8-bit 3-channel colour, got {channels} channel(s) of {image.dtype}")
+    return np.asarray(image, dtype=np.uint8)

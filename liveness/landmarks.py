@@ -1,0 +1,66 @@
+"""Face landmarks from mediapipe FaceMesh: the only module of the package that imports mediapipe.
+
+Uses `solutions.face_mesh` with refined landmarks (478 points including irises); its models
+ship inside the mediapipe wheel, so nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import mediapipe as mp
+import numpy as np
+import numpy.typing as npt
+
+LANDMARK_COUNT = 478
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class FaceMeshDetector:
+    """Finds up to `max_faces` faces and returns their landmarks in pixel coordinates.
+
+    `static_image_mode=True` (the default) treats every frame independently: the result for a frame
+    does not depend on which frames this process saw before, which is what a server needs when any
+    worker may take the next frame of any session. Tracking mode is faster but keeps per-process
+    state across calls, so it is only offered for benchmarks and single-stream tools.
+
+    One instance may be shared by threads: calls are serialised by an internal lock because the
+    underlying mediapipe graph is not re-entrant.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_faces: int = 2,
+        static_image_mode: bool = True,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static_image_mode,
+            max_num_faces=max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+
+    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[FloatArray]:
+        """Return one (478, 3) array of (x, y, z) per face; x, y in pixels, z in the x scale."""
+        height, width = image_bgr.shape[:2]
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        with self._lock:
+            result = self._mesh.process(rgb)
+        faces: list[FloatArray] = []
+        for face in result.multi_face_landmarks or []:
+            points = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)
+            points *= np.array([width, height, width], dtype=np.float32)
+            faces.append(points)
+        return faces
+
+    def close(self) -> None:
+        """Release the mediapipe graph."""
+        with self._lock:
+            self._mesh.close()
