@@ -7,6 +7,7 @@ Its serialised form holds the two session keys: store it encrypted at rest.
 
 from __future__ import annotations
 
+import hmac
 import struct
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +19,7 @@ from nacl.bindings import (
     crypto_scalarmult,
 )
 from nacl.exceptions import CryptoError
+from nacl.exceptions import RuntimeError as NaclRuntimeError
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
@@ -77,8 +79,13 @@ class IssuerChannel:
         ephemeral = ephemeral_key or PrivateKey.generate()
         e_pub = bytes(ephemeral.public_key)
         d_pub = bytes(device_public_key)
-        shared = crypto_scalarmult(bytes(ephemeral), d_pub)
-        if shared == bytes(32):
+        try:
+            shared = crypto_scalarmult(bytes(ephemeral), d_pub)
+        except NaclRuntimeError as exc:  # libsodium refuses an all-zero (low-order) result
+            raise ChannelError(
+                "bad_device_key", "The phone's agreement key is not usable."
+            ) from exc
+        if hmac.compare_digest(shared, bytes(32)):
             raise ChannelError("bad_device_key", "The phone's agreement key is not usable.")
         okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=e_pub + d_pub, info=HKDF_INFO).derive(
             shared
