@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from issuer.errors import AccessDenied
+
 
 class Permission(StrEnum):
     """A named capability a staff member may hold."""
@@ -42,11 +44,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(AccessDenied):
     """A staff member tried something their role does not grant."""
 
     def __init__(self, *, role: str, permission: Permission) -> None:
-        super().__init__(f"role {role!r} lacks permission {permission.value!r}")
+        super().__init__(f"Your role ({role}) does not have the permission {permission.value}.")
         self.role = role
         self.permission = permission
 

@@ -1,0 +1,224 @@
+"""Staff logins and server-side console sessions, with per-username and per-IP throttling.
+
+The browser holds only a random token; the database holds its SHA-256, the staff id and the
+expiry, so any worker process can serve the session and logout or expiry takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.audit import append_audit
+from issuer.clock import RandomBytes, require_aware, system_random
+from issuer.errors import AccessDenied, AccountLocked
+from issuer.models import StaffUser
+from issuer.permissions import Permission, Role, has_permission, permissions_for
+from issuer.review_models import LoginThrottle, StaffSession
+from issuer.staff_accounts import authenticate_staff
+from issuer.staff_throttle import (
+    CLIENT_IP_POLICY,
+    USERNAME_POLICY,
+    ThrottlePolicy,
+    ThrottleState,
+    after_failure,
+    locked_until,
+)
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """A session ends `absolute` after login, or after `idle` without a request."""
+
+    absolute: timedelta = timedelta(hours=8)
+    idle: timedelta = timedelta(minutes=30)
+
+
+DEFAULT_SESSION_POLICY = SessionPolicy()
+
+
+class SessionExpired(AccessDenied):
+    """The console session token is unknown, ended, or timed out."""
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    """The staff member behind a request, with the permissions of their current role."""
+
+    staff_user_id: int
+    username: str
+    role: Role
+    session_expires_at: datetime
+
+    @property
+    def actor(self) -> str:
+        """How this person is named in the audit log and timelines."""
+        return f"staff:{self.username}"
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """Every permission the role grants."""
+        return permissions_for(self.role)
+
+    def can(self, permission: str) -> bool:
+        """Whether the role grants the permission named `permission`."""
+        try:
+            return has_permission(role=self.role, permission=Permission(permission))
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    """A successful login: the principal and the token for the session cookie."""
+
+    principal: StaffPrincipal
+    token: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _throttle_keys(*, username: str, client_ip: str) -> tuple[tuple[str, ThrottlePolicy], ...]:
+    return ((f"user:{username.strip().lower()}"[:128], USERNAME_POLICY),
+            (f"ip:{client_ip}"[:128], CLIENT_IP_POLICY))
+
+
+def _state(row: LoginThrottle | None) -> ThrottleState:
+    if row is None:
+        return ThrottleState()
+    return ThrottleState(failures=row.failures, first_failure_at=row.first_failure_at,
+                         locked_until=row.locked_until)
+
+
+def check_login_throttle(
+    session: Session, *, username: str, client_ip: str, now: datetime
+) -> None:
+    """Raise `AccountLocked` while the username or the client address is locked out."""
+    now = require_aware(now)
+    for key, _policy in _throttle_keys(username=username, client_ip=client_ip):
+        if locked_until(_state(session.get(LoginThrottle, key)), now=now) is not None:
+            raise AccountLocked("Too many failed logins; try again later.")
+
+
+def record_login_failure(
+    session: Session, *, username: str, client_ip: str, now: datetime
+) -> None:
+    """Count one failed login against the username and the client address."""
+    now = require_aware(now)
+    for key, policy in _throttle_keys(username=username, client_ip=client_ip):
+        row = session.get(LoginThrottle, key)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0)
+            session.add(row)
+        new = after_failure(_state(row), now=now, policy=policy)
+        row.failures, row.first_failure_at, row.locked_until = (
+            new.failures, new.first_failure_at, new.locked_until)
+        if new.locked_until is not None and new.failures == policy.max_failures:
+            append_audit(session, actor="system", action="staff.login_throttled",
+                         subject=key,
+                         details={"locked_until": new.locked_until.isoformat()}, now=now)
+    session.flush()
+
+
+def clear_login_failures(session: Session, *, username: str) -> None:
+    """Forget the failures counted against a username (after a successful login)."""
+    key = _throttle_keys(username=username, client_ip="")[0][0]
+    row = session.get(LoginThrottle, key)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def start_staff_session(
+    session: Session, *, staff_user_id: int, client_ip: str, now: datetime,
+    policy: SessionPolicy = DEFAULT_SESSION_POLICY, rng: RandomBytes = system_random,
+) -> str:
+    """Open a console session for a staff member; returns the token for the cookie."""
+    now = require_aware(now)
+    token = rng(TOKEN_BYTES).hex()
+    session.add(StaffSession(
+        token_hash=_token_hash(token), staff_user_id=staff_user_id, created_at=now,
+        last_seen_at=now, expires_at=now + policy.absolute,
+        idle_timeout_seconds=int(policy.idle.total_seconds()), ended_at=None,
+        client_ip=client_ip[:64],
+    ))
+    session.flush()
+    return token
+
+
+def login_staff(
+    session: Session, *, username: str, password: str, client_ip: str, now: datetime,
+    policy: SessionPolicy = DEFAULT_SESSION_POLICY, rng: RandomBytes = system_random,
+) -> StaffLogin:
+    """Check throttles and the password, then open a session.
+
+    Raises `AccountLocked` or `AccessDenied`. The caller must commit even when this raises,
+    so that failures are counted.
+    """
+    now = require_aware(now)
+    check_login_throttle(session, username=username, client_ip=client_ip, now=now)
+    try:
+        view = authenticate_staff(session, username=username, password=password, now=now)
+    except AccountLocked:
+        raise
+    except AccessDenied:
+        record_login_failure(session, username=username, client_ip=client_ip, now=now)
+        raise
+    clear_login_failures(session, username=username)
+    token = start_staff_session(session, staff_user_id=view.id, client_ip=client_ip, now=now,
+                                policy=policy, rng=rng)
+    principal = StaffPrincipal(staff_user_id=view.id, username=view.username, role=view.role,
+                               session_expires_at=now + policy.absolute)
+    return StaffLogin(principal=principal, token=token)
+
+
+def resume_staff_session(session: Session, *, token: str, now: datetime) -> StaffPrincipal:
+    """The staff member of a live session (and mark it used), or raise `SessionExpired`."""
+    now = require_aware(now)
+    row = session.get(StaffSession, _token_hash(token)) if token else None
+    if row is None or row.ended_at is not None:
+        raise SessionExpired("Please log in.")
+    idle_deadline = row.last_seen_at + timedelta(seconds=row.idle_timeout_seconds)
+    if now >= row.expires_at or now >= idle_deadline:
+        row.ended_at = now
+        session.flush()
+        raise SessionExpired("Your session has expired; please log in again.")
+    user = session.get(StaffUser, row.staff_user_id)
+    if user is None or not user.active:
+        row.ended_at = now
+        session.flush()
+        raise SessionExpired("This account is no longer active.")
+    row.last_seen_at = now
+    session.flush()
+    return StaffPrincipal(staff_user_id=user.id, username=user.username, role=Role(user.role),
+                          session_expires_at=min(row.expires_at, now + timedelta(
+                              seconds=row.idle_timeout_seconds)))
+
+
+def end_staff_session(session: Session, *, token: str, now: datetime) -> None:
+    """Log out: the token stops working at once. Unknown tokens are ignored."""
+    now = require_aware(now)
+    row = session.get(StaffSession, _token_hash(token)) if token else None
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+        user = session.get(StaffUser, row.staff_user_id)
+        name = user.username if user is not None else str(row.staff_user_id)
+        append_audit(session, actor=f"staff:{name}", action="staff.logout",
+                     subject=f"staff:{name}", details={}, now=now)
+        session.flush()
+
+
+def active_sessions(session: Session, *, staff_user_id: int, now: datetime) -> int:
+    """How many unexpired, not-ended sessions a staff member has."""
+    rows = session.scalars(select(StaffSession).where(
+        StaffSession.staff_user_id == staff_user_id, StaffSession.ended_at.is_(None),
+        StaffSession.expires_at > now))
+    return sum(1 for _ in rows)

@@ -1,0 +1,302 @@
+"""Staff review actions on real applications driven through the issuer workflow."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.audit import verify_audit_chain
+from issuer.cards import issue_card
+from issuer.errors import AccessDenied, Conflict, ValidationFailed
+from issuer.keys import IssuerKeys
+from issuer.luhn import is_luhn_valid
+from issuer.models import Application, AuditEntry, Card, Decision
+from issuer.permissions import PermissionDenied, Role
+from issuer.review import (
+    change_card_status,
+    confirm_override,
+    decide_case,
+    pending_override,
+    propose_override,
+    reject_override,
+    release_case,
+    request_redo,
+    reveal_pan,
+    take_case,
+)
+from issuer.review_case import load_case, mask_id_number
+from issuer.staff_accounts import create_staff
+from issuer.staff_sessions import StaffPrincipal
+from issuer.states import ApplicationState
+from tests.issuer.flow import NOW, Flow
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+LATER = NOW + timedelta(minutes=5)
+
+
+def make_staff(factory: sessionmaker[Session], username: str, role: Role) -> StaffPrincipal:
+    with factory.begin() as s:
+        view = create_staff(s, username=username, password=PASSWORD, role=role.value, now=NOW)
+    return StaffPrincipal(staff_user_id=view.id, username=view.username, role=view.role,
+                          session_expires_at=NOW + timedelta(hours=1))
+
+
+def manual_review_case(factory: sessionmaker[Session]) -> str:
+    flow = Flow(factory, flags=("interview_not_voluntary",)).to(ApplicationState.AGREEMENT_SIGNED)
+    flow.decide()
+    with factory() as s:
+        assert s.get(Application, flow.application_id).state == "manual_review"  # type: ignore[union-attr]
+    return flow.application_id
+
+
+def declined_case(factory: sessionmaker[Session]) -> str:
+    flow = Flow(factory, flags=("interview_paid_to_apply",)).to(ApplicationState.AGREEMENT_SIGNED)
+    flow.decide()
+    with factory() as s:
+        assert s.get(Application, flow.application_id).state == "declined"  # type: ignore[union-attr]
+    return flow.application_id
+
+
+def state_of(factory: sessionmaker[Session], application_id: str) -> str:
+    with factory() as s:
+        application = s.get(Application, application_id)
+        assert application is not None
+        return application.state
+
+
+def audit_actions(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+    with factory() as s:
+        return [(e.actor, e.action) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+
+
+def test_reviewer_takes_and_approves_others_read_only(
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = manual_review_case(session_factory)
+    alice = make_staff(session_factory, "alice", Role.REVIEWER)
+    bob = make_staff(session_factory, "bob", Role.REVIEWER)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory() as s, pytest.raises(Conflict, match="Another reviewer"):
+        take_case(s, application_id=case, actor=bob, now=LATER)
+    with session_factory() as s, pytest.raises(Conflict, match="read-only"):
+        decide_case(s, application_id=case, actor=bob, verb="approve",
+                    reason="evidence_sufficient", comment="ok", now=LATER)
+    with session_factory() as s, pytest.raises(ValidationFailed):
+        decide_case(s, application_id=case, actor=alice, verb="approve", reason="because",
+                    comment="ok", now=LATER)
+    with session_factory() as s, pytest.raises(ValidationFailed):
+        decide_case(s, application_id=case, actor=alice, verb="approve",
+                    reason="evidence_sufficient", comment="   ", now=LATER)
+    with session_factory.begin() as s:
+        decide_case(s, application_id=case, actor=alice, verb="approve",
+                    reason="flag_explained", comment="Transcript shows it was voluntary.",
+                    now=LATER)
+    assert state_of(session_factory, case) == "approved"
+    with session_factory() as s:
+        view = load_case(s, application_id=case, viewer=bob, now=LATER)
+        assert view.assignee is None
+        assert view.decisions[-1].decided_by == "staff:alice"
+        assert [r.action for r in view.reviews] == ["approved"]
+        assert verify_audit_chain(s).ok
+    assert ("staff:alice", "review.approve") in audit_actions(session_factory)
+
+
+def test_decline_and_release(session_factory: sessionmaker[Session]) -> None:
+    case = manual_review_case(session_factory)
+    alice = make_staff(session_factory, "alice", Role.REVIEWER)
+    bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory.begin() as s:
+        release_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=bob, now=LATER)
+        decide_case(s, application_id=case, actor=bob, verb="decline",
+                    reason="coercion_suspected", comment="Answers suggest pressure.", now=LATER)
+    assert state_of(session_factory, case) == "declined"
+
+
+def test_redo_liveness_sends_the_application_back(session_factory: sessionmaker[Session]) -> None:
+    case = manual_review_case(session_factory)
+    alice = make_staff(session_factory, "alice", Role.REVIEWER)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory() as s, pytest.raises(ValidationFailed, match="step"):
+        request_redo(s, application_id=case, actor=alice, step="identity",
+                     reason="evidence_unclear", comment="x", now=LATER)
+    with session_factory.begin() as s:
+        request_redo(s, application_id=case, actor=alice, step="liveness",
+                     reason="evidence_unclear", comment="Keyframes are blurred.", now=LATER)
+    with session_factory() as s:
+        application = s.get(Application, case)
+        assert application is not None
+        assert application.state == "identity_submitted"
+        assert application.liveness_sessions == 0
+        assert application.expires_at >= LATER + timedelta(hours=72)
+
+
+def test_four_eyes_override_of_automatic_decline(session_factory: sessionmaker[Session]) -> None:
+    case = declined_case(session_factory)
+    alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
+    bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
+    rita = make_staff(session_factory, "rita", Role.REVIEWER)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+        proposal = propose_override(s, application_id=case, actor=alice,
+                                    reason="false_positive", comment="Misread question.",
+                                    now=LATER)
+    with session_factory() as s, pytest.raises(Conflict, match="already waiting"):
+        propose_override(s, application_id=case, actor=alice, reason="false_positive",
+                         comment="again", now=LATER)
+    with session_factory() as s, pytest.raises(Conflict, match="Four-eyes"):
+        confirm_override(s, override_id=proposal.id, actor=alice, comment="me", now=LATER)
+    with session_factory() as s, pytest.raises(PermissionDenied):
+        confirm_override(s, override_id=proposal.id, actor=rita, comment="me", now=LATER)
+    assert state_of(session_factory, case) == "declined"
+    with session_factory.begin() as s:
+        confirm_override(s, override_id=proposal.id, actor=bob, comment="Agreed.", now=LATER)
+    assert state_of(session_factory, case) == "approved"
+    with session_factory() as s:
+        decision = s.scalars(select(Decision).where(Decision.application_id == case)
+                             .order_by(Decision.id.desc())).first()
+        assert decision is not None
+        assert decision.decided_by == "staff:bob"
+        assert decision.reasons == ["staff_override", "false_positive"]
+        assert decision.credit_limit > 0
+        assert pending_override(s, application_id=case) is None
+        assert verify_audit_chain(s).ok
+    actions = audit_actions(session_factory)
+    assert ("staff:alice", "application.override_proposed") in actions
+    assert ("staff:bob", "review.override_confirmed") in actions
+
+
+def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = declined_case(session_factory)
+    rita = make_staff(session_factory, "rita", Role.REVIEWER)
+    bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=rita, now=LATER)
+        proposal = propose_override(s, application_id=case, actor=rita,
+                                    reason="issue_resolved", comment="Fixed.", now=LATER)
+    with session_factory.begin() as s:
+        reject_override(s, override_id=proposal.id, actor=bob, comment="Not convinced.",
+                        now=LATER)
+    assert state_of(session_factory, case) == "declined"
+    with session_factory() as s, pytest.raises(Conflict, match="already rejected"):
+        confirm_override(s, override_id=proposal.id, actor=bob, comment="x", now=LATER)
+
+    reviewed = manual_review_case(session_factory)
+    with session_factory.begin() as s:
+        take_case(s, application_id=reviewed, actor=rita, now=LATER)
+        decide_case(s, application_id=reviewed, actor=rita, verb="decline",
+                    reason="fraud_suspected", comment="Pattern.", now=LATER)
+    with session_factory.begin() as s:
+        take_case(s, application_id=reviewed, actor=rita, now=LATER)
+    with session_factory() as s, pytest.raises(Conflict, match="automatic decline"):
+        propose_override(s, application_id=reviewed, actor=rita, reason="false_positive",
+                         comment="x", now=LATER)
+
+
+def issued_card(factory: sessionmaker[Session], keys: IssuerKeys) -> int:
+    flow = Flow(factory).to(ApplicationState.APPROVED)
+    with factory.begin() as s:
+        return issue_card(s, application_id=flow.application_id, idempotency_key="k-" +
+                          flow.application_id, keys=keys, now=NOW).id
+
+
+def test_card_freeze_unfreeze_close(session_factory: sessionmaker[Session],
+                                    keys: IssuerKeys) -> None:
+    card_id = issued_card(session_factory, keys)
+    sup = make_staff(session_factory, "sam", Role.SUPERVISOR)
+    rita = make_staff(session_factory, "rita", Role.REVIEWER)
+    with session_factory() as s, pytest.raises(Conflict, match="Only a frozen card"):
+        change_card_status(s, card_id=card_id, actor=sup, action="unfreeze",
+                           reason="customer_request", comment="", now=LATER)
+    with session_factory() as s, pytest.raises(PermissionDenied):
+        change_card_status(s, card_id=card_id, actor=rita, action="close",
+                           reason="customer_request", comment="", now=LATER)
+    with session_factory.begin() as s:
+        s.get(Card, card_id).status = "active"  # type: ignore[union-attr]  # as after activation
+    with session_factory.begin() as s:
+        result = change_card_status(s, card_id=card_id, actor=sup, action="freeze",
+                                    reason="suspected_fraud", comment="odd usage", now=LATER)
+    assert (result.old_status, result.new_status) == ("active", "frozen")
+    with session_factory.begin() as s:
+        change_card_status(s, card_id=card_id, actor=sup, action="unfreeze",
+                           reason="fraud_cleared", comment="", now=LATER)
+        change_card_status(s, card_id=card_id, actor=sup, action="close",
+                           reason="customer_request", comment="", now=LATER)
+    with session_factory() as s:
+        assert s.get(Card, card_id).status == "closed"  # type: ignore[union-attr]
+        assert verify_audit_chain(s).ok
+
+
+def test_reveal_pan_needs_password_and_is_audited_masked(
+    session_factory: sessionmaker[Session], keys: IssuerKeys,
+) -> None:
+    card_id = issued_card(session_factory, keys)
+    sup = make_staff(session_factory, "sam", Role.SUPERVISOR)
+    auditor = make_staff(session_factory, "audrey", Role.AUDITOR)
+    with session_factory() as s, pytest.raises(PermissionDenied):
+        reveal_pan(s, card_id=card_id, actor=auditor, password=PASSWORD, kek=keys.kek, now=LATER)
+    with session_factory.begin() as s, pytest.raises(AccessDenied, match="Password"):
+        reveal_pan(s, card_id=card_id, actor=sup, password="wrong password!", kek=keys.kek,
+                   now=LATER)
+    with session_factory.begin() as s:
+        revealed = reveal_pan(s, card_id=card_id, actor=sup, password=PASSWORD, kek=keys.kek,
+                              now=LATER)
+    assert is_luhn_valid(revealed.pan)
+    assert revealed.pan not in repr(revealed)
+    assert revealed.masked == revealed.pan[:6] + "******" + revealed.pan[-4:]
+    with session_factory() as s:
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+        dumped = json.dumps([e.details for e in entries]) + " ".join(e.subject for e in entries)
+        assert revealed.pan not in dumped
+        assert [e.action for e in entries if e.action.startswith("card.pan")] == [
+            "card.pan_reveal_refused", "card.pan_revealed"]
+
+
+def test_case_view_masks_identity_and_keeps_applicant_text_as_data(
+    session_factory: sessionmaker[Session],
+) -> None:
+    xss = "<img src=x onerror=alert(1)>"
+    flow = Flow(session_factory, flags=("interview_not_voluntary",))
+    flow.identity = {**flow.identity, "employer": xss}
+    flow.to(ApplicationState.AGREEMENT_SIGNED).decide()
+    viewer = make_staff(session_factory, "audrey", Role.AUDITOR)
+    with session_factory() as s:
+        view = load_case(s, application_id=flow.application_id, viewer=viewer, now=LATER)
+    assert view.identity is not None
+    assert view.identity.employer == xss
+    assert view.identity.id_number_masked == mask_id_number(str(flow.identity["id_number"]))
+    assert "*" in view.identity.id_number_masked
+    assert [e.to_state for e in view.timeline if e.to_state][-1] == "manual_review"
+    assert view.bindings and view.bindings[0].accepted
+    assert view.bindings[0].chain
+    assert view.agreement is not None and view.agreement.signature_verdict.startswith("valid")
+    assert view.decisions[-1].reasons == ("interview_not_voluntary",)
+    assert view.liveness and view.liveness[0].keyframe_ids
+
+
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.ADMIN])
+def test_domain_rechecks_permissions(session_factory: sessionmaker[Session], role: Role) -> None:
+    case = manual_review_case(session_factory)
+    someone = make_staff(session_factory, "someone", role)
+    with session_factory() as s:
+        with pytest.raises(PermissionDenied):
+            take_case(s, application_id=case, actor=someone, now=LATER)
+        with pytest.raises(PermissionDenied):
+            decide_case(s, application_id=case, actor=someone, verb="approve",
+                        reason="evidence_sufficient", comment="x", now=LATER)
+        with pytest.raises(PermissionDenied):
+            request_redo(s, application_id=case, actor=someone, step="liveness",
+                         reason="evidence_unclear", comment="x", now=LATER)
