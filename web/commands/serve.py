@@ -1,0 +1,116 @@
+"""`cardsim serve`: prepare the instance (database, keys, phone manufacturer) and serve the app.
+
+One worker runs Werkzeug's threaded server; `--workers N` (N > 1) runs gunicorn with N worker
+processes, each building its own app (the liveness face mesh is per process; all applicant
+state is in the database, so any worker can serve any request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import sys
+from pathlib import Path
+from typing import Any
+
+from issuer.clock import utc_now
+from issuer.db import make_engine, make_session_factory, upgrade_database
+from issuer.errors import Conflict, IssuerError
+from issuer.keys import IssuerKeys
+from issuer.staff_accounts import create_staff
+from web.config import ConfigError, config_from_env
+from web.device.phones import ensure_manufacturer
+
+DEMO_STAFF = (("demo", "supervisor"), ("reviewer", "reviewer"))
+
+
+def register(subparsers: Any) -> None:
+    """Add `cardsim serve`."""
+    parser = subparsers.add_parser("serve", help="run the web app (applicant pages, API, console)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes; >1 uses gunicorn (default 1)")
+    parser.add_argument("--demo-staff", action="store_true",
+                        help="create demo staff accounts and print their passwords")
+    parser.set_defaults(func=serve)
+
+
+def demo_password(key_file: Path, username: str) -> str:
+    """A per-installation demo password, derived from the issuer key file (never stored)."""
+    digest = hmac.new(key_file.read_bytes(), f"cardsim demo staff {username}".encode(),
+                      hashlib.sha256).hexdigest()
+    return f"demo-{digest[:16]}"
+
+
+def prepare_instance(config: dict[str, object]) -> None:
+    """Migrate the database, create the key file and the phone manufacturer if absent."""
+    upgrade_database(str(config["DATABASE_URL"]))
+    IssuerKeys.load_or_create(Path(str(config["CARDSIM_KEY_FILE"])))
+    ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
+
+
+def ensure_demo_staff(config: dict[str, object]) -> list[tuple[str, str, str]]:
+    """Create the demo staff accounts once; returns (username, role, password) for each."""
+    key_file = Path(str(config["CARDSIM_KEY_FILE"]))
+    engine = make_engine(str(config["DATABASE_URL"]))
+    accounts = []
+    try:
+        sessions = make_session_factory(engine)
+        for username, role in DEMO_STAFF:
+            password = demo_password(key_file, username)
+            # Conflict: created on an earlier run, with the same derived password.
+            with sessions() as session, session.begin(), contextlib.suppress(Conflict):
+                create_staff(session, username=username, password=password, role=role,
+                             now=utc_now(), actor="cardsim serve --demo-staff")
+            accounts.append((username, role, password))
+    finally:
+        engine.dispose()
+    return accounts
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Entry point of `cardsim serve`."""
+    if not 1 <= args.port <= 65535 or not 1 <= args.workers <= 64:
+        print("cardsim serve: --port must be 1-65535 and --workers 1-64", file=sys.stderr)
+        return 2
+    try:
+        config = config_from_env()
+        prepare_instance(config)
+        accounts = ensure_demo_staff(config) if args.demo_staff else []
+        from web.app import create_app
+
+        app = create_app(config) if args.workers == 1 else None
+    except (ConfigError, IssuerError, OSError) as exc:
+        print(f"cardsim serve: {exc}", file=sys.stderr)
+        return 1
+    url = f"http://{args.host}:{args.port}"
+    print(f"cardsim: applicant pages {url}/  ·  staff console {url}/staff/  ·  "
+          f"API {url}/api/v1/openapi.json", flush=True)
+    for username, role, password in accounts:
+        print(f"cardsim: demo staff account {username} ({role}) password {password}", flush=True)
+    if app is not None:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        return 0
+    return _run_gunicorn(args.host, args.port, args.workers)
+
+
+def _run_gunicorn(host: str, port: int, workers: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class CardsimGunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            from web.app import create_app
+
+            return create_app()
+
+    CardsimGunicorn().run()
+    return 0
