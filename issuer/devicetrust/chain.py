@@ -20,6 +20,7 @@ from issuer.devicetrust.asn1_schema import KEY_DESCRIPTION_OID
 from issuer.devicetrust.errors import AttestationRejected, Check
 
 MAX_CHAIN_LENGTH = 6
+MAX_CERTIFICATE_BYTES = 16 * 1024
 _DER = Encoding.DER
 
 # Critical extensions these rules understand; any other critical extension fails the path.
@@ -64,6 +65,14 @@ def parse_chain(chain: Sequence[bytes], checks: list[Check]) -> list[x509.Certif
         )
     certs: list[x509.Certificate] = []
     for index, der in enumerate(chain):
+        if not isinstance(der, bytes | bytearray) or len(der) > MAX_CERTIFICATE_BYTES:
+            _reject(
+                "malformed_chain",
+                "The phone's certificate chain could not be read.",
+                checks,
+                "chain_parsed",
+                f"certificate {index} is not DER bytes of at most {MAX_CERTIFICATE_BYTES}",
+            )
         try:
             certs.append(x509.load_der_x509_certificate(bytes(der)))
         except (ValueError, TypeError) as exc:
