@@ -20,7 +20,7 @@ VALID = [
     bytes.fromhex("0084000010"),
     bytes.fromhex("80CA9F3600"),
     bytes.fromhex("80CADF0400"),
-    bytes.fromhex("80CA5A0000"),
+    bytes.fromhex("80CA005A00"),
     bytes.fromhex("80E2000003AABBCC"),
     bytes.fromhex("80E2800000000401020304"),
     bytes.fromhex("80AE80000C00000001234501560102030400"),

@@ -1,0 +1,151 @@
+"""The tee-sim CLI: drives devices end to end; every bad input is one stderr line, non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tee_sim.cli import main
+
+pytestmark = pytest.mark.unit
+
+SELECT = "00A4040008A000000333010102"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    d = str(tmp_path / "devs")
+    code, out, _ = run(
+        capsys, "--dir", d, "create", "--profile", "genuine", "--issuer-key", "11" * 32
+    )
+    assert code == 0
+    return d, out.strip()
+
+
+def test_create_list_show_and_invoke(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    d, dev = device
+    code, out, _ = run(capsys, "--dir", d, "list")
+    assert code == 0 and out.startswith(dev) and "genuine" in out and out.rstrip().endswith("ok")
+    code, out, _ = run(
+        capsys,
+        "--dir",
+        d,
+        "invoke",
+        dev,
+        "keystore",
+        "generate_key",
+        "-p",
+        "alias=str:k1",
+        "-p",
+        "kind=str:ed25519",
+        "-p",
+        "challenge=hex:c0ffee",
+    )
+    assert code == 0 and json.loads(out)["values"]["alias"] == "k1"
+    code, out, _ = run(capsys, "--dir", d, "chain", dev, "k1")
+    assert code == 0 and out.count("BEGIN CERTIFICATE") == 3
+    code, out, _ = run(capsys, "--dir", d, "show", dev)
+    state = json.loads(out)
+    assert state["keys"]["k1"]["kind"] == "ed25519" and "private" not in out
+
+
+def test_apdus_and_press(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    d, dev = device
+    code, out, _ = run(capsys, "--dir", d, "apdu", dev, SELECT, "80CA9F3600")
+    assert code == 0 and out.split() == ["6F0C8408A000000333010102A5009000", "9F360200009000"]
+    code, out, err = run(capsys, "--dir", d, "apdu", dev, "80CA005A00")
+    assert code == 1 and out.strip() == "6982" and len(err.splitlines()) == 1
+    code, _, err = run(capsys, "--dir", d, "press", dev)
+    assert code == 1 and "no confirmation prompt" in err
+
+
+def test_tamper_restore_and_flip_are_caught(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    d, dev = device
+    snap = str(tmp_path / "snap.bin")
+    assert run(capsys, "--dir", d, "snapshot", dev, snap)[0] == 0
+    assert run(capsys, "--dir", d, "invoke", dev, "pin", "set_pin", "-p", "pin=str:1234")[0] == 0
+    assert run(capsys, "--dir", d, "tamper", "restore", dev, snap)[0] == 0
+    code, _, err = run(capsys, "--dir", d, "invoke", dev, "pin", "status")
+    assert (
+        code == 1 and err.startswith("tee-sim: TEE_ERROR_ROLLBACK") and len(err.splitlines()) == 1
+    )
+    code, out, _ = run(capsys, "--dir", d, "apdu", dev, SELECT)
+    assert code == 1 and out.strip() == "6581"
+
+
+def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    d, dev = device
+    assert run(capsys, "--dir", d, "tamper", "flip", dev, "--offset", "40")[0] == 0
+    code, _, err = run(capsys, "--dir", d, "show", dev)
+    assert code == 1 and "TEEC_ERROR_SECURITY" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["bogus"],
+        ["create", "--profile", "jailbroken"],
+        ["create", "--profile", "genuine", "--issuer-key", "xyz"],
+        ["create", "--profile", "genuine", "--issuer-key", "abcd"],
+        ["show", "dev-0000000000000000"],
+        ["show", "../../etc/passwd"],
+        ["invoke", "DEV", "nota", "list_keys"],
+        ["invoke", "DEV", "keystore", "explode"],
+        ["invoke", "DEV", "keystore", "99"],
+        ["invoke", "DEV", "keystore", "sign", "-p", "alias"],
+        ["invoke", "DEV", "keystore", "sign", "-p", "message=hex:zz"],
+        ["invoke", "DEV", "keystore", "sign", "-p", "alias=float:1"],
+        ["invoke", "DEV", "keystore", "sign", "-p", "alias=str:nokey", "-p", "message=hex:00"],
+        ["invoke", "DEV", "pin", "set_pin", "-p", "pin=str:12"],
+        ["apdu", "DEV", "not-hex"],
+        ["apdu", "DEV", "00"],
+        ["tamper", "restore", "DEV", "/nonexistent/snap"],
+        ["tamper", "flip", "DEV", "--offset", "999999"],
+        ["chain", "DEV", "missing"],
+    ],
+)
+def test_every_bad_input_is_one_line_and_non_zero(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    d, dev = device
+    code, _, err = run(capsys, "--dir", d, *[dev if a == "DEV" else a for a in argv])
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_console_script_uses_the_environment_directory(tmp_path: Path) -> None:
+    env = {**os.environ, "CARDSIM_DEVICE_DIR": str(tmp_path / "env-devs")}
+    made = subprocess.run(
+        [sys.executable, "-m", "tee_sim.cli", "create", "--profile", "software"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "env-devs" / made.stdout.strip() / "state.bin").is_file()
+    bad = subprocess.run(
+        [sys.executable, "-m", "tee_sim.cli", "show", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1
