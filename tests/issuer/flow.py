@@ -1,22 +1,24 @@
 """Drive real applications through the issuer's workflow, step by step, one transaction each.
 
-The phone is a PKI built in the test (tests/issuer/devicetrust/forge.py): real certificates,
-real Ed25519 signatures, verified by the issuer's real verifier.
+The phone is a real emulated device from `tee_sim` (TEE keystore, trusted UI, secure element),
+verified by the issuer's own verifier from the manufacturer's exported trust files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.agreement import begin_agreement, complete_agreement
+from issuer.cards import CardView, activate_card, issue_card
 from issuer.decisions import decide
 from issuer.device_binding import begin_device_binding, complete_device_binding
-from issuer.devicetrust import ManufacturerTrust, confirmation_message
+from issuer.devicetrust import ManufacturerTrust, load_manufacturer_trust
 from issuer.identity import id_check_character
+from issuer.keys import IssuerKeys
 from issuer.onboarding import (
     record_interview,
     record_liveness_result,
@@ -24,10 +26,12 @@ from issuer.onboarding import (
     start_application,
     submit_identity,
 )
+from issuer.provisioning import begin_provisioning, complete_provisioning, provisioning_record
 from issuer.states import ApplicationState
-from tests.issuer.devicetrust.forge import Attestation, ForgedDevice, forged_device
+from tee_sim import Device, DeviceStore, wallet
 
-NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)  # inside the forged certificates' validity
+NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+PIN = "246813"
 
 
 def resident_id(region: str, birth: date, sequence: str) -> str:
@@ -46,49 +50,38 @@ IDENTITY = {
 
 
 @dataclass
-class Phone:
-    """A phone with attestation keys under its own manufacturer root."""
+class PhoneLab:
+    """A phone factory (tee_sim device store) and the bank's view of its manufacturer."""
 
-    device: ForgedDevice = field(default_factory=forged_device)
-    signing_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    attestation: Attestation = field(default_factory=Attestation)
+    store: DeviceStore
+    keys: IssuerKeys
+    trust: ManufacturerTrust
 
-    @property
-    def trust(self) -> ManufacturerTrust:
-        return ManufacturerTrust(trust_anchors=(self.device.root.cert,),
-                                 revoked_serials=frozenset(), verified_boot_keys=None)
+    @classmethod
+    def create(cls, directory: Path, keys: IssuerKeys) -> PhoneLab:
+        store = DeviceStore(directory / "devices", clock=lambda: NOW)
+        store.manufacturer.export(directory / "export")
+        return cls(store=store, keys=keys, trust=load_manufacturer_trust(directory / "export"))
 
-    def bind(self, challenge: bytes) -> dict[str, list[bytes]]:
-        """The three attested chains `wallet.bind` would return for this challenge."""
-        base = replace(self.attestation, challenge=challenge)
-        return {
-            "signing_chain": self.device.attest(
-                replace(base, confirmation=True, user_presence=True),
-                kind="ed25519", leaf_key=self.signing_key),
-            "agreement_chain": self.device.attest(replace(base, purposes=(6,)), kind="x25519"),
-            "se_chain": self.device.attest(
-                replace(base, purposes=(6,), attestation_level=2, keymint_level=2),
-                kind="x25519"),
-        }
-
-    def confirm(self, text: str, nonce: bytes) -> tuple[bytes, bytes]:
-        """What the trusted UI returns after the applicant presses the button."""
-        message = confirmation_message(prompt_text=text, nonce=nonce)
-        return message, self.signing_key.sign(message)
+    def phone(self, profile: str = "genuine") -> Device:
+        return self.store.open(self.store.create(
+            profile, issuer_public_key=bytes(self.keys.verify_key)))
 
 
 @dataclass
 class Flow:
-    """One application driven through the workflow."""
+    """One application driven through the workflow with one phone."""
 
     factory: sessionmaker[Session]
-    phone: Phone = field(default_factory=Phone)
+    lab: PhoneLab
+    profile: str = "genuine"
     now: datetime = NOW
     identity: dict[str, object] = field(default_factory=lambda: dict(IDENTITY))
     flags: tuple[str, ...] = ()
     liveness_score: float = 0.97
     application_id: str = ""
     token: str = ""
+    device: Device | None = None
 
     def start(self) -> Flow:
         with self.factory.begin() as s:
@@ -121,24 +114,35 @@ class Flow:
                              script_version="v1", now=self.now)
         return self
 
+    def chains(self, challenge: bytes) -> dict[str, list[bytes]]:
+        """The three attested chains the phone returns for `challenge`."""
+        if self.device is None:
+            self.device = self.lab.phone(self.profile)
+        bound = wallet.bind(self.device, challenge=challenge)
+        return {f"{name}_chain": list(bound[name]["chain"])  # type: ignore[call-overload]
+                for name in ("signing", "agreement", "se")}
+
     def bind(self) -> Flow:
         with self.factory.begin() as s:
             challenge = begin_device_binding(s, application_id=self.application_id,
                                              now=self.now)
+        chains = self.chains(challenge)
         with self.factory.begin() as s:
             outcome = complete_device_binding(
                 s, application_id=self.application_id, challenge=challenge,
-                trust=self.phone.trust, now=self.now, **self.phone.bind(challenge))
+                trust=self.lab.trust, now=self.now, **chains)
         assert outcome.accepted, outcome
         return self
 
     def sign(self) -> Flow:
         with self.factory.begin() as s:
             offer = begin_agreement(s, application_id=self.application_id, now=self.now)
-        message, signature = self.phone.confirm(offer.text, offer.nonce)
+        assert self.device is not None
+        confirmation = wallet.confirm(self.device, prompt=offer.text, nonce=offer.nonce)
         with self.factory.begin() as s:
             outcome = complete_agreement(s, application_id=self.application_id,
-                                         message=message, signature=signature, now=self.now)
+                                         message=confirmation.message,
+                                         signature=confirmation.signature, now=self.now)
         assert outcome.accepted, outcome
         return self
 
@@ -146,6 +150,37 @@ class Flow:
         with self.factory.begin() as s:
             decide(s, application_id=self.application_id, now=self.now)
         return self
+
+    def issue(self, idempotency_key: str = "issue-1") -> CardView:
+        with self.factory.begin() as s:
+            return issue_card(s, application_id=self.application_id,
+                              idempotency_key=idempotency_key, keys=self.lab.keys, now=self.now)
+
+    def provision(self) -> int:
+        """Provision the card into the phone's SE; the status word the SE answered."""
+        assert self.device is not None
+        keys = self.lab.keys
+        with self.factory.begin() as s:
+            hello = begin_provisioning(s, application_id=self.application_id, keys=keys,
+                                       now=self.now)
+        wallet.open_channel(self.device, hello=hello)
+        se_challenge = wallet.se_challenge(self.device)
+        with self.factory.begin() as s:
+            record = provisioning_record(s, application_id=self.application_id,
+                                         se_challenge=se_challenge, keys=keys, now=self.now)
+        answer = wallet.receive_provisioning(self.device, record=record)
+        response = answer["response"]
+        assert isinstance(response, bytes)
+        with self.factory.begin() as s:
+            result = complete_provisioning(s, application_id=self.application_id,
+                                           record=response, keys=keys, now=self.now)
+        return result.status_word
+
+    def activate(self) -> CardView:
+        assert self.device is not None
+        wallet.set_pin(self.device, pin=PIN)
+        with self.factory.begin() as s:
+            return activate_card(s, application_id=self.application_id, now=self.now)
 
     def to(self, state: ApplicationState) -> Flow:
         """Advance from nothing to `state` (one of the happy-path states)."""
@@ -157,6 +192,7 @@ class Flow:
             (ApplicationState.DEVICE_BOUND, self.bind),
             (ApplicationState.AGREEMENT_SIGNED, self.sign),
             (ApplicationState.APPROVED, self.decide),
+            (ApplicationState.ISSUED, self.issue),
         ]
         for reached, step in steps:
             step()

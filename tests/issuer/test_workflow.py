@@ -9,15 +9,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer.models import ApplicationEvent, AuditEntry
 from issuer.onboarding import get_application
 from issuer.states import ApplicationState
-from tests.issuer.flow import NOW, Flow
+from tests.issuer.flow import NOW, Flow, PhoneLab
 
 pytestmark = pytest.mark.integration
 
 
 def test_happy_path_reaches_approved_with_timeline(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], lab: PhoneLab,
 ) -> None:
-    flow = Flow(session_factory).to(ApplicationState.APPROVED)
+    flow = Flow(session_factory, lab).to(ApplicationState.APPROVED)
     with session_factory() as s:
         view = get_application(s, application_id=flow.application_id, now=NOW)
         assert view.state == ApplicationState.APPROVED
