@@ -24,9 +24,11 @@ pytestmark = pytest.mark.unit
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+PLAIN_ALIAS = "fuzz-plain"
 TAS = [KEYSTORE_TA, CONFIRMATION_TA, PIN_TA, CHANNEL_TA]
 PARAM_NAMES = ["alias", "kind", "challenge", "confirmation", "user_presence", "strongbox",
-               "data", "prompt", "nonce", "pin", "current_pin", "hello", "record", "payload",
+               "data", "message", "prompt", "nonce", "pin", "current_pin", "hello", "record",
+               "payload",
                "type", "unknown"]
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
@@ -44,6 +46,10 @@ def device(tmp_path_factory: pytest.TempPathFactory) -> Device:
     device = store.open(store.create("genuine", issuer_public_key=bytes.fromhex(
         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")))
     bind(device, challenge=b"fuzz-challenge")
+    generated = device.open_session(KEYSTORE_TA).invoke(
+        KeystoreCommand.GENERATE_KEY, {"alias": PLAIN_ALIAS, "kind": "ed25519",
+                                       "challenge": b"plain"})
+    assert generated.ok, generated
     return device
 
 
@@ -68,5 +74,9 @@ def test_every_ta_answers_a_status_for_any_parameters(
 @given(data=st.binary(max_size=500))
 def test_confirmation_key_never_signs_outside_the_trusted_ui(device: Device, data: bytes) -> None:
     result = device.open_session(KEYSTORE_TA).invoke(
-        KeystoreCommand.SIGN, {"alias": SIGNING_ALIAS, "data": data})
-    assert not result.ok
+        KeystoreCommand.SIGN, {"alias": SIGNING_ALIAS, "message": data})
+    assert result.status is TeeStatus.TEEC_ERROR_ACCESS_DENIED, result
+    # The same call on an ordinary key works: the refusal is about the confirmation key.
+    plain = device.open_session(KEYSTORE_TA).invoke(
+        KeystoreCommand.SIGN, {"alias": PLAIN_ALIAS, "message": data})
+    assert plain.ok, plain
