@@ -19,7 +19,7 @@ from issuer.decision import (
     decide_application,
 )
 from issuer.device_binding import accepted_binding
-from issuer.errors import Conflict, NotFound, ValidationFailed
+from issuer.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from issuer.identity import age_on
 from issuer.models import (
     Application,
@@ -92,6 +92,8 @@ def decide(session: Session, *, application_id: str, now: datetime) -> DecisionV
         existing = latest_decision(session, application_id=application.id)
         if existing is not None:
             return _view(existing, application)  # deciding twice returns the first decision
+        raise IllegalTransition(subject="application", current=application.state,
+                                requested="decided")
     inputs = gather_inputs(session, application=application, today=now.date())
     result: DecisionResult = decide_application(inputs)
     decision = Decision(application_id=application.id, outcome=result.outcome.value,
