@@ -22,6 +22,15 @@ from issuer.devicetrust.errors import AttestationRejected, Check
 MAX_CHAIN_LENGTH = 6
 MAX_CERTIFICATE_BYTES = 16 * 1024
 _DER = Encoding.DER
+# What `cryptography` raises on malformed certificates (not one hierarchy).
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
+)
 
 # Critical extensions these rules understand; any other critical extension fails the path.
 _UNDERSTOOD_CRITICAL = {
@@ -53,6 +62,35 @@ def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
+def _load_fully(der: bytes) -> x509.Certificate:
+    """Load and decode every field now: `cryptography` parses names and extensions lazily,
+    and a malformed field must fail here, not later in the middle of a check."""
+    cert = x509.load_der_x509_certificate(der)
+    cert.subject.rfc4514_string()
+    cert.issuer.rfc4514_string()
+    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    for ext in cert.extensions:  # raises on malformed or duplicate extensions
+        _ = ext.value
+    cert.public_key()
+    if cert.serial_number <= 0:
+        raise ValueError("serial number is not positive (RFC 5280)")
+    # The outer signature BIT STRING is not covered by the signature: allow exactly one
+    # encoding (no unused bits, minimal length) so a certificate's bytes cannot be varied.
+    if not der.endswith(_signature_bit_string(cert.signature)):
+        raise ValueError("signature BIT STRING is not in canonical DER")
+    return cert
+
+
+def _signature_bit_string(signature: bytes) -> bytes:
+    size = len(signature) + 1
+    if size < 0x80:
+        length = bytes([size])
+    else:
+        body = size.to_bytes((size.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(body)]) + body
+    return b"\x03" + length + b"\x00" + signature
+
+
 def parse_chain(chain: Sequence[bytes], checks: list[Check]) -> list[x509.Certificate]:
     """Parse DER certificates, recording a `chain_parsed` check."""
     if not chain or len(chain) > MAX_CHAIN_LENGTH:
@@ -74,8 +112,8 @@ def parse_chain(chain: Sequence[bytes], checks: list[Check]) -> list[x509.Certif
                 f"certificate {index} is not DER bytes of at most {MAX_CERTIFICATE_BYTES}",
             )
         try:
-            certs.append(x509.load_der_x509_certificate(bytes(der)))
-        except (ValueError, TypeError) as exc:
+            certs.append(_load_fully(bytes(der)))
+        except _PARSE_ERRORS as exc:
             _reject(
                 "malformed_chain",
                 "The phone's certificate chain could not be read.",

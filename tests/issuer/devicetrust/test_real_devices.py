@@ -282,3 +282,26 @@ def test_binding_with_tee_key_in_place_of_se_key(phones: Phones) -> None:
             now=ISSUER_NOW,
         )
     assert caught.value.reason == "se_not_strongbox"
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_every_single_bit_flip_of_a_genuine_chain_is_rejected(phones: Phones) -> None:
+    """Exhaustive over positions (lowest and highest bit): no flip crashes, none passes —
+    including the unsigned outer signature BIT STRING header, whose malleability cryptography
+    tolerates."""
+    chain = phones.chain("genuine", "signing")
+    outcomes: dict[str, int] = {}
+    for index, der in enumerate(chain):
+        for position in range(len(der)):
+            for bit in (0x01, 0x80):
+                mutant = bytearray(der)
+                mutant[position] ^= bit
+                forged = [*chain[:index], bytes(mutant), *chain[index + 1 :]]
+                try:
+                    verify(phones, forged)
+                except AttestationRejected as exc:
+                    outcomes[exc.reason] = outcomes.get(exc.reason, 0) + 1
+                else:
+                    pytest.fail(f"certificate {index} byte {position} ^ {bit:#x} still verifies")
+    assert sum(outcomes.values()) == 2 * sum(len(der) for der in chain)
+    assert {"malformed_chain", "bad_signature"} <= set(outcomes)
