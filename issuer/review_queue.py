@@ -1,0 +1,163 @@
+"""The review queue: cases waiting for staff first, with filters and search."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from issuer.models import Applicant, Application, Card, Decision, DeviceBinding, StaffUser
+from issuer.permissions import Permission, require_permission
+from issuer.review_models import CaseAssignment, PendingOverride
+from issuer.staff_sessions import StaffPrincipal
+from issuer.states import ApplicationState
+
+MAX_PAGE = 200
+_MASKED_PAN = re.compile(r"(\d{6})[\s*xX•.]*(\d{4})")
+_LAST4 = re.compile(r"[*xX•.\s]*(\d{4})")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue shows; every field optional."""
+
+    state: str | None = None
+    reason: str | None = None
+    device_profile: str | None = None  # "<security level>/<boot state>"
+    date_from: date | None = None
+    date_to: date | None = None
+    search: str | None = None  # application id, masked PAN (622202******1234) or last four
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One application in the queue."""
+
+    application_id: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    applicant_name: str | None
+    outcome: str | None
+    reasons: tuple[str, ...]
+    device_profile: str | None
+    assignee: str | None
+    override_pending: bool
+    masked_pan: str | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """A page of the queue, the total that matched, and the choices for the filters."""
+
+    rows: tuple[QueueRow, ...]
+    total: int
+    states: tuple[str, ...]
+    reasons: tuple[str, ...]
+    device_profiles: tuple[str, ...]
+
+
+def _profile(binding: DeviceBinding | None) -> str | None:
+    if binding is None or binding.security_level is None:
+        return None
+    return f"{binding.security_level}/{binding.verified_boot_state or '?'}"
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def list_queue(
+    session: Session, *, viewer: StaffPrincipal, filters: QueueFilter, limit: int = 50,
+    offset: int = 0,
+) -> QueuePage:
+    """Applications for review: manual review first, then pending overrides, then the rest
+    newest first. Needs `review:read`."""
+    require_permission(role=viewer.role, permission=Permission.REVIEW_READ)
+    limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, offset)
+    pending = select(PendingOverride.application_id).where(PendingOverride.status == "pending")
+    query = select(Application).where(Application.state != ApplicationState.STARTED.value)
+    if filters.state:
+        query = query.where(Application.state == filters.state)
+    if filters.date_from:
+        query = query.where(Application.created_at >= _day_start(filters.date_from))
+    if filters.date_to:
+        query = query.where(
+            Application.created_at < _day_start(filters.date_to) + timedelta(days=1))
+    search = (filters.search or "").strip()
+    if search:
+        masked = _MASKED_PAN.fullmatch(search)
+        last4 = _LAST4.fullmatch(search)
+        if masked:
+            query = query.where(Application.id.in_(select(Card.application_id).where(
+                Card.pan_first6 == masked.group(1), Card.pan_last4 == masked.group(2))))
+        elif last4:
+            query = query.where(Application.id.in_(select(Card.application_id).where(
+                Card.pan_last4 == last4.group(1))))
+        else:
+            query = query.where(Application.id == search)
+    priority = case(
+        (Application.state == ApplicationState.MANUAL_REVIEW.value, 0),
+        (Application.id.in_(pending), 1),
+        else_=2,
+    )
+    query = query.order_by(priority, Application.updated_at.desc(), Application.id)
+    applications = list(session.scalars(query))
+
+    rows: list[QueueRow] = []
+    all_reasons: set[str] = set()
+    all_profiles: set[str] = set()
+    pending_ids = set(session.scalars(pending))
+    for application in applications:
+        decision = session.scalar(select(Decision).where(
+            Decision.application_id == application.id).order_by(Decision.id.desc()).limit(1))
+        binding = session.scalar(select(DeviceBinding).where(
+            DeviceBinding.application_id == application.id, DeviceBinding.accepted.is_(True))
+            .order_by(DeviceBinding.id.desc()).limit(1))
+        reasons = tuple(decision.reasons) if decision is not None else ()
+        profile = _profile(binding)
+        all_reasons.update(reasons)
+        if profile:
+            all_profiles.add(profile)
+        if filters.reason and filters.reason not in reasons:
+            continue
+        if filters.device_profile and filters.device_profile != profile:
+            continue
+        rows.append(QueueRow(
+            application_id=application.id, state=application.state,
+            created_at=application.created_at, updated_at=application.updated_at,
+            applicant_name=None,  # filled below for the page only
+            outcome=decision.outcome if decision is not None else None, reasons=reasons,
+            device_profile=profile, assignee=None,
+            override_pending=application.id in pending_ids, masked_pan=None,
+        ))
+    page = rows[offset:offset + limit]
+    filled = tuple(_fill(session, row) for row in page)
+    states = tuple(sorted(set(session.scalars(select(Application.state).distinct()))))
+    return QueuePage(rows=filled, total=len(rows), states=states,
+                     reasons=tuple(sorted(all_reasons)),
+                     device_profiles=tuple(sorted(all_profiles)))
+
+
+def _fill(session: Session, row: QueueRow) -> QueueRow:
+    name = session.scalar(select(Applicant.full_name).join(
+        Application, Application.applicant_id == Applicant.id).where(
+        Application.id == row.application_id))
+    assignee = session.scalar(select(StaffUser.username).join(
+        CaseAssignment, CaseAssignment.staff_user_id == StaffUser.id).where(
+        CaseAssignment.application_id == row.application_id))
+    card = session.execute(select(Card.pan_first6, Card.pan_last4).where(
+        Card.application_id == row.application_id)).first()
+    masked = None if card is None else f"{card.pan_first6}******{card.pan_last4}"
+    return replace(row, applicant_name=name, assignee=assignee, masked_pan=masked)
+
+
+def queue_counts(session: Session, *, viewer: StaffPrincipal) -> dict[str, int]:
+    """How many applications are in each state (for the queue header)."""
+    require_permission(role=viewer.role, permission=Permission.REVIEW_READ)
+    return {state: count for state, count in session.execute(
+        select(Application.state, func.count()).group_by(Application.state))}

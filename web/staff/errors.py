@@ -1,0 +1,72 @@
+"""Errors inside the console: staff pages for HTML, the shared JSON shape for scripts.
+
+A failed action rolls the transaction back (error status), except where the view asked to
+keep a record of the refusal.
+"""
+
+from __future__ import annotations
+
+from flask import make_response, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from issuer.errors import (
+    AccessDenied,
+    Conflict,
+    IllegalTransition,
+    IssuerError,
+    NotFound,
+    ValidationFailed,
+)
+from issuer.permissions import PermissionDenied
+from web.errors import error_response, wants_json
+from web.staff import staff_bp
+from web.staff.auth import NotLoggedIn
+
+
+def _status(exc: IssuerError) -> tuple[int, str]:
+    if isinstance(exc, PermissionDenied):
+        return 403, "forbidden"
+    if isinstance(exc, ValidationFailed):
+        return 422, "validation_failed"
+    if isinstance(exc, NotFound):
+        return 404, "not_found"
+    if isinstance(exc, IllegalTransition):
+        return 409, "wrong_state"
+    if isinstance(exc, Conflict):
+        return 409, "conflict"
+    if isinstance(exc, AccessDenied):
+        return 403, "access_denied"
+    return 400, "rejected"
+
+
+def staff_error(status: int, code: str, message: str,
+                fields: dict[str, str] | None = None) -> Response:
+    """The console's error response: JSON for scripts, the staff error page for browsers."""
+    if wants_json():
+        return error_response(status, code, message, fields=fields)
+    application_id = (request.view_args or {}).get("application_id")
+    back = url_for("staff.case", application_id=application_id) if application_id else None
+    return make_response(render_template(
+        "staff/error.html", status=status, code=code, message=message,
+        fields=fields or {}, back=back), status)
+
+
+@staff_bp.errorhandler(NotLoggedIn)
+def _not_logged_in(exc: NotLoggedIn) -> Response:
+    if wants_json():
+        return error_response(401, "login_required", exc.message)
+    return redirect(url_for("staff.login_form"), code=303)
+
+
+@staff_bp.errorhandler(IssuerError)
+def _issuer_error(exc: IssuerError) -> Response:
+    status, code = _status(exc)
+    fields = exc.field_errors if isinstance(exc, ValidationFailed) else None
+    return staff_error(status, code, exc.message, fields)
+
+
+@staff_bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> Response:
+    return staff_error(400, "csrf_failed", "The form was not sent from this console page "
+                       "(missing or invalid CSRF token); reload the page and try again.")
