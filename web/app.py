@@ -50,9 +50,11 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import api_bp
     from web.applicant import applicant_bp
     from web.device import device_bp
+    from web.staff import staff_bp
 
     app.register_blueprint(applicant_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(device_bp)
+    app.register_blueprint(staff_bp)
     csrf.exempt(api_bp)
     csrf.exempt(device_bp)
