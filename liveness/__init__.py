@@ -20,7 +20,14 @@ from liveness.errors import (
     LivenessError,
 )
 from liveness.result import ChallengeOutcome, FailureReason, LivenessResult, result
-from liveness.session import FrameOutcome, SessionState, advance, new_session, process_frame
+from liveness.session import (
+    FrameOutcome,
+    SessionState,
+    advance,
+    expire,
+    new_session,
+    process_frame,
+)
 from liveness.signals import FrameSignals
 from liveness.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -48,6 +55,7 @@ __all__ = [
     "advance",
     "challenges_from_env",
     "draw_challenges",
+    "expire",
     "new_session",
     "parse_challenges",
     "process_frame",

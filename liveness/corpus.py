@@ -202,7 +202,7 @@ def performance(actions: Sequence[str], rng: random.Random, *, lead: float = 2.6
 
 def add_noise(frame: Image, sigma: float, rng: np.random.Generator) -> Image:
     """Gaussian sensor noise."""
-    noisy = frame.astype(np.float32) + rng.normal(0, sigma, frame.shape).astype(np.float32)
+    noisy = frame.astype(np.float32) + sigma * rng.standard_normal(frame.shape, np.float32)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 

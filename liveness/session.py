@@ -424,12 +424,7 @@ class _Step:
             self._finish()
 
     def _finish(self) -> None:
-        s = self.s
-        for code, message in passive_failures(s.traces, s, self.th):
-            if all(f["code"] != code for f in s.failures):
-                s.failures.append({"code": code, "message": message})
-        s.phase = "failed" if s.failures else "passed"
-        s.steady, s.last_thumb = [], None
+        _conclude(self.s, self.th)
         self._keyframe("final")
 
     def _keyframe(self, label: str) -> None:
@@ -451,6 +446,31 @@ class _Step:
             # The very first frame is the least informative once the baseline exists.
             drop = next((i for i, k in enumerate(s.keyframes) if k["label"] == "first_frame"), 1)
             del s.keyframes[drop]
+
+
+def _conclude(s: SessionState, th: Thresholds) -> None:
+    """Run the passive checks and settle the verdict."""
+    for code, message in passive_failures(s.traces, s, th):
+        if all(f["code"] != code for f in s.failures):
+            s.failures.append({"code": code, "message": message})
+    s.phase = "failed" if s.failures else "passed"
+    s.steady, s.last_thumb = [], None
+
+
+def expire(state: SessionState, *, now: float,
+           thresholds: Thresholds = DEFAULT_THRESHOLDS) -> SessionState:
+    """Close a session whose frames stopped coming (client gone, video ended): it fails with
+    `session_incomplete` plus any passive check it already fails. Finished sessions are
+    returned unchanged."""
+    if state.finished:
+        return state
+    work = copy.deepcopy(state)
+    waited = now - (work.last_time if work.last_time is not None else work.created_at)
+    work.failures.append({"code": "session_incomplete",
+                          "message": f"no verdict when frames stopped ({work.phase} phase, "
+                                     f"{waited:.1f} s after the last frame)"})
+    _conclude(work, thresholds)
+    return work
 
 
 def _consistent(sample: list[float], steady: list[list[float]]) -> bool:

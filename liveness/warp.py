@@ -46,21 +46,30 @@ def warp(image: Image, *, src: Points, dst: Points, triangles: Triangles,
     so a turned nose hides the cheek behind it. Pixels outside every triangle are unchanged.
     """
     height, width = image.shape[:2]
-    order = np.arange(len(triangles))
+    # Only triangles with a moved corner change pixels; everything else maps to itself.
+    moving = np.abs(dst[triangles] - src[triangles]).max(axis=(1, 2)) > 1e-6
+    if not moving.any():
+        return image.copy()
+    corners = dst[triangles[moving]].reshape(-1, 2)
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [width, height])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [width, height])
+    order = np.flatnonzero(moving)
     if depth is not None:
-        order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")
-    index_map = np.full((height, width), -1, dtype=np.int32)
-    fixed = np.round(dst * 16).astype(np.int32)
+        order = order[np.argsort(-depth[triangles[order]].mean(axis=1), kind="stable")]
+    index_map = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
+    fixed = np.round((dst - [x0, y0]) * 16).astype(np.int32)
     for t in order:
         cv2.fillConvexPoly(index_map, fixed[triangles[t]], (float(t),), lineType=cv2.LINE_8,
                            shift=4)
     affine = _affines(src, dst, triangles)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     inside = index_map >= 0
     chosen = affine[index_map[inside]]
     px, py = xs[inside], ys[inside]
     map_x, map_y = xs.copy(), ys.copy()
     map_x[inside] = chosen[:, 0, 0] * px + chosen[:, 1, 0] * py + chosen[:, 2, 0]
     map_y[inside] = chosen[:, 0, 1] * px + chosen[:, 1, 1] * py + chosen[:, 2, 1]
-    warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    return np.asarray(warped, dtype=np.uint8)
+    patch = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    out = image.copy()
+    out[y0:y1, x0:x1] = patch
+    return out

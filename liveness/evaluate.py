@@ -1,0 +1,180 @@
+"""ISO/IEC 30107-3 style evaluation of the session logic on the generated corpus.
+
+Every frame goes through the server path once (JPEG decode, face mesh, signals); the session
+logic is then replayed over the cached signals for each threshold candidate, so thresholds are
+chosen on the calibration half and the figures reported on the other half.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+
+from liveness.analyzer import FrameAnalyzer
+from liveness.challenges import Challenge
+from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, read_manifest, read_video
+from liveness.decode import decode_frame
+from liveness.errors import CorpusError
+from liveness.result import result
+from liveness.session import SessionState, advance, expire, new_session
+from liveness.signals import FrameSignals
+from liveness.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+SAMPLE_FPS = 10.0
+MICRO_MOTION_GRID = tuple(round(0.004 + 0.002 * i, 3) for i in range(24))
+
+
+@dataclass(frozen=True)
+class AnalysedClip:
+    """A clip's frames as the server saw them: signals, JPEG digests and timestamps."""
+
+    spec: ClipSpec
+    signals: tuple[FrameSignals, ...]
+    digests: tuple[str, ...]
+    timestamps: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one session over one clip."""
+
+    clip_id: str
+    kind: str
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """APCER per attack type (and the worst), BPCER and ACER, with counts."""
+
+    apcer: dict[str, float]
+    attacks: dict[str, int]
+    bpcer: float
+    bona_fide: int
+
+    @property
+    def worst_apcer(self) -> float:
+        return max(self.apcer.values(), default=0.0)
+
+    @property
+    def acer(self) -> float:
+        return (self.worst_apcer + self.bpcer) / 2
+
+
+def sample_frames(frame_count: int, fps: float, sample_fps: float) -> list[int]:
+    """Indices of the frames a client capturing at `sample_fps` would post."""
+    step = max(fps / sample_fps, 1.0)
+    return sorted({int(i * step) for i in range(int(frame_count / step))})
+
+
+def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer,
+                  sample_fps: float = SAMPLE_FPS,
+                  latencies: list[float] | None = None) -> tuple[list[FrameSignals], list[str],
+                                                                 list[float]]:
+    """Signals of the frames a browser would post from a video, through the JPEG server path."""
+    frames, video_fps = read_video(path)
+    rate = fps or video_fps
+    signals, digests, stamps = [], [], []
+    for index in sample_frames(len(frames), rate, sample_fps):
+        ok, encoded = cv2.imencode(".jpg", frames[index], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise CorpusError("encode_failed", f"cannot encode frame {index} of {path}")
+        data = encoded.tobytes()
+        started = time.perf_counter()
+        image = decode_frame(data)
+        signals.append(analyzer.analyze(image))
+        if latencies is not None:
+            latencies.append(time.perf_counter() - started)
+        digests.append(hashlib.sha256(data).hexdigest()[:32])
+        stamps.append(index / rate)
+    return signals, digests, stamps
+
+
+def analyse_corpus(directory: Path, analyzer: FrameAnalyzer,
+                   progress: Callable[[str], None] | None = None,
+                   latencies: list[float] | None = None) -> list[AnalysedClip]:
+    """Analyse every clip listed in the corpus manifest."""
+    clips = []
+    for spec in read_manifest(directory):
+        signals, digests, stamps = analyse_video(directory / spec.file, fps=spec.fps,
+                                                 analyzer=analyzer, latencies=latencies)
+        clips.append(AnalysedClip(spec, tuple(signals), tuple(digests), tuple(stamps)))
+        if progress:
+            progress(spec.clip_id)
+    return clips
+
+
+def run_session(clip: AnalysedClip, challenges: Sequence[str],
+                thresholds: Thresholds = DEFAULT_THRESHOLDS) -> SessionState:
+    """Replay a clip's frames through a fresh session; expire it if the clip ends first."""
+    state = new_session(challenges=challenges, now=clip.timestamps[0] if clip.timestamps else 0)
+    for signals, digest, stamp in zip(clip.signals, clip.digests, clip.timestamps, strict=True):
+        state = advance(state, signals=signals, timestamp=stamp, digest=digest,
+                        client_timestamp_ms=stamp * 1000, thresholds=thresholds).state
+        if state.finished:
+            return state
+    return expire(state, now=clip.timestamps[-1] if clip.timestamps else 0,
+                  thresholds=thresholds)
+
+
+def verdicts(clips: Sequence[AnalysedClip], thresholds: Thresholds) -> list[Verdict]:
+    """One session per clip, asking the clip's configured challenge order."""
+    out = []
+    for clip in clips:
+        verdict = result(run_session(clip, clip.spec.session_challenges, thresholds))
+        out.append(Verdict(clip.spec.clip_id, clip.spec.kind, verdict.passed,
+                           tuple(f.code for f in verdict.failure_reasons)))
+    return out
+
+
+def metrics(results: Sequence[Verdict]) -> Metrics:
+    """APCER per attack type = accepted / presented; BPCER = bona fide rejected / presented."""
+    apcer, attacks = {}, {}
+    for kind in ATTACK_TYPES:
+        rows = [r for r in results if r.kind == kind]
+        if rows:
+            attacks[kind] = len(rows)
+            apcer[kind] = sum(r.passed for r in rows) / len(rows)
+    bona = [r for r in results if r.kind == BONA_FIDE]
+    bpcer = sum(not r.passed for r in bona) / len(bona) if bona else 0.0
+    return Metrics(apcer, attacks, bpcer, len(bona))
+
+
+def calibrate(clips: Sequence[AnalysedClip],
+              base: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Thresholds, list[tuple[float,
+                                                                                   Metrics]]]:
+    """Choose `min_micro_motion` on `clips`: least ACER, then the middle of the best range."""
+    sweep = [(value, metrics(verdicts(clips, replace(base, min_micro_motion=value))))
+             for value in MICRO_MOTION_GRID]
+    best = min(m.acer for _, m in sweep)
+    good = [value for value, m in sweep if m.acer == best]
+    chosen = good[len(good) // 2]
+    return replace(base, min_micro_motion=chosen), sweep
+
+
+def loop_against_all_orders(clip: AnalysedClip, thresholds: Thresholds) -> tuple[int, int]:
+    """How many of all possible 3-challenge orders a looping clip passes (passes, orders)."""
+    orders = list(itertools.permutations([c.value for c in Challenge], 3))
+    passed = sum(result(run_session(clip, order, thresholds)).passed for order in orders)
+    return passed, len(orders)
+
+
+def format_metrics(title: str, m: Metrics) -> list[str]:
+    """Printable lines of one metrics block."""
+    lines = [title]
+    for kind in ATTACK_TYPES:
+        if kind in m.apcer:
+            lines.append(f"  APCER {kind:<20} {100 * m.apcer[kind]:6.1f} %  "
+                         f"({round(m.apcer[kind] * m.attacks[kind])}/{m.attacks[kind]} accepted)")
+    lines.append(f"  APCER worst                {100 * m.worst_apcer:6.1f} %")
+    lines.append(f"  BPCER                      {100 * m.bpcer:6.1f} %  "
+                 f"({round(m.bpcer * m.bona_fide)}/{m.bona_fide} rejected)")
+    lines.append(f"  ACER                       {100 * m.acer:6.1f} %")
+    return lines
