@@ -10,9 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.audit import verify_audit_chain
-from issuer.cards import issue_card
 from issuer.errors import AccessDenied, Conflict, ValidationFailed
-from issuer.keys import IssuerKeys
 from issuer.luhn import is_luhn_valid
 from issuer.models import Application, AuditEntry, Card, Decision
 from issuer.permissions import PermissionDenied, Role
@@ -32,7 +30,7 @@ from issuer.review_case import load_case, mask_id_number
 from issuer.staff_accounts import create_staff
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState
-from tests.issuer.flow import NOW, Flow
+from tests.issuer.flow import NOW, Flow, PhoneLab
 
 pytestmark = pytest.mark.integration
 
@@ -47,17 +45,17 @@ def make_staff(factory: sessionmaker[Session], username: str, role: Role) -> Sta
                           session_expires_at=NOW + timedelta(hours=1))
 
 
-def manual_review_case(factory: sessionmaker[Session]) -> str:
-    flow = Flow(factory, flags=("interview_not_voluntary",)).to(ApplicationState.AGREEMENT_SIGNED)
-    flow.decide()
+def manual_review_case(factory: sessionmaker[Session], lab: PhoneLab) -> str:
+    flow = Flow(factory, lab, flags=("interview_not_voluntary",))
+    flow.to(ApplicationState.AGREEMENT_SIGNED).decide()
     with factory() as s:
         assert s.get(Application, flow.application_id).state == "manual_review"  # type: ignore[union-attr]
     return flow.application_id
 
 
-def declined_case(factory: sessionmaker[Session]) -> str:
-    flow = Flow(factory, flags=("interview_paid_to_apply",)).to(ApplicationState.AGREEMENT_SIGNED)
-    flow.decide()
+def declined_case(factory: sessionmaker[Session], lab: PhoneLab) -> str:
+    flow = Flow(factory, lab, flags=("interview_paid_to_apply",))
+    flow.to(ApplicationState.AGREEMENT_SIGNED).decide()
     with factory() as s:
         assert s.get(Application, flow.application_id).state == "declined"  # type: ignore[union-attr]
     return flow.application_id
@@ -76,9 +74,9 @@ def audit_actions(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
 
 
 def test_reviewer_takes_and_approves_others_read_only(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], lab: PhoneLab,
 ) -> None:
-    case = manual_review_case(session_factory)
+    case = manual_review_case(session_factory, lab)
     alice = make_staff(session_factory, "alice", Role.REVIEWER)
     bob = make_staff(session_factory, "bob", Role.REVIEWER)
     with session_factory.begin() as s:
@@ -108,8 +106,10 @@ def test_reviewer_takes_and_approves_others_read_only(
     assert ("staff:alice", "review.approve") in audit_actions(session_factory)
 
 
-def test_decline_and_release(session_factory: sessionmaker[Session]) -> None:
-    case = manual_review_case(session_factory)
+def test_decline_and_release(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    case = manual_review_case(session_factory, lab)
     alice = make_staff(session_factory, "alice", Role.REVIEWER)
     bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
     with session_factory.begin() as s:
@@ -123,8 +123,10 @@ def test_decline_and_release(session_factory: sessionmaker[Session]) -> None:
     assert state_of(session_factory, case) == "declined"
 
 
-def test_redo_liveness_sends_the_application_back(session_factory: sessionmaker[Session]) -> None:
-    case = manual_review_case(session_factory)
+def test_redo_liveness_sends_the_application_back(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    case = manual_review_case(session_factory, lab)
     alice = make_staff(session_factory, "alice", Role.REVIEWER)
     with session_factory.begin() as s:
         take_case(s, application_id=case, actor=alice, now=LATER)
@@ -142,8 +144,10 @@ def test_redo_liveness_sends_the_application_back(session_factory: sessionmaker[
         assert application.expires_at >= LATER + timedelta(hours=72)
 
 
-def test_four_eyes_override_of_automatic_decline(session_factory: sessionmaker[Session]) -> None:
-    case = declined_case(session_factory)
+def test_four_eyes_override_of_automatic_decline(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    case = declined_case(session_factory, lab)
     alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
     bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
     rita = make_staff(session_factory, "rita", Role.REVIEWER)
@@ -178,9 +182,9 @@ def test_four_eyes_override_of_automatic_decline(session_factory: sessionmaker[S
 
 
 def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], lab: PhoneLab,
 ) -> None:
-    case = declined_case(session_factory)
+    case = declined_case(session_factory, lab)
     rita = make_staff(session_factory, "rita", Role.REVIEWER)
     bob = make_staff(session_factory, "bob", Role.SUPERVISOR)
     with session_factory.begin() as s:
@@ -194,7 +198,7 @@ def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
     with session_factory() as s, pytest.raises(Conflict, match="already rejected"):
         confirm_override(s, override_id=proposal.id, actor=bob, comment="x", now=LATER)
 
-    reviewed = manual_review_case(session_factory)
+    reviewed = manual_review_case(session_factory, lab)
     with session_factory.begin() as s:
         take_case(s, application_id=reviewed, actor=rita, now=LATER)
         decide_case(s, application_id=reviewed, actor=rita, verb="decline",
@@ -206,16 +210,17 @@ def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
                          comment="x", now=LATER)
 
 
-def issued_card(factory: sessionmaker[Session], keys: IssuerKeys) -> int:
-    flow = Flow(factory).to(ApplicationState.APPROVED)
-    with factory.begin() as s:
-        return issue_card(s, application_id=flow.application_id, idempotency_key="k-" +
-                          flow.application_id, keys=keys, now=NOW).id
+def issued_card(factory: sessionmaker[Session], lab: PhoneLab) -> int:
+    """A card issued and provisioned into a real tee_sim phone, then activated: active."""
+    flow = Flow(factory, lab).to(ApplicationState.ISSUED)
+    assert flow.provision() == 0x9000
+    return flow.activate().id
 
 
-def test_card_freeze_unfreeze_close(session_factory: sessionmaker[Session],
-                                    keys: IssuerKeys) -> None:
-    card_id = issued_card(session_factory, keys)
+def test_card_freeze_unfreeze_close(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    card_id = issued_card(session_factory, lab)
     sup = make_staff(session_factory, "sam", Role.SUPERVISOR)
     rita = make_staff(session_factory, "rita", Role.REVIEWER)
     with session_factory() as s, pytest.raises(Conflict, match="Only a frozen card"):
@@ -224,8 +229,6 @@ def test_card_freeze_unfreeze_close(session_factory: sessionmaker[Session],
     with session_factory() as s, pytest.raises(PermissionDenied):
         change_card_status(s, card_id=card_id, actor=rita, action="close",
                            reason="customer_request", comment="", now=LATER)
-    with session_factory.begin() as s:
-        s.get(Card, card_id).status = "active"  # type: ignore[union-attr]  # as after activation
     with session_factory.begin() as s:
         result = change_card_status(s, card_id=card_id, actor=sup, action="freeze",
                                     reason="suspected_fraud", comment="odd usage", now=LATER)
@@ -241,18 +244,19 @@ def test_card_freeze_unfreeze_close(session_factory: sessionmaker[Session],
 
 
 def test_reveal_pan_needs_password_and_is_audited_masked(
-    session_factory: sessionmaker[Session], keys: IssuerKeys,
+    session_factory: sessionmaker[Session], lab: PhoneLab,
 ) -> None:
-    card_id = issued_card(session_factory, keys)
+    card_id = issued_card(session_factory, lab)
     sup = make_staff(session_factory, "sam", Role.SUPERVISOR)
     auditor = make_staff(session_factory, "audrey", Role.AUDITOR)
     with session_factory() as s, pytest.raises(PermissionDenied):
-        reveal_pan(s, card_id=card_id, actor=auditor, password=PASSWORD, kek=keys.kek, now=LATER)
+        reveal_pan(s, card_id=card_id, actor=auditor, password=PASSWORD, kek=lab.keys.kek,
+                   now=LATER)
     with session_factory.begin() as s, pytest.raises(AccessDenied, match="Password"):
-        reveal_pan(s, card_id=card_id, actor=sup, password="wrong password!", kek=keys.kek,
+        reveal_pan(s, card_id=card_id, actor=sup, password="wrong password!", kek=lab.keys.kek,
                    now=LATER)
     with session_factory.begin() as s:
-        revealed = reveal_pan(s, card_id=card_id, actor=sup, password=PASSWORD, kek=keys.kek,
+        revealed = reveal_pan(s, card_id=card_id, actor=sup, password=PASSWORD, kek=lab.keys.kek,
                               now=LATER)
     assert is_luhn_valid(revealed.pan)
     assert revealed.pan not in repr(revealed)
@@ -266,10 +270,10 @@ def test_reveal_pan_needs_password_and_is_audited_masked(
 
 
 def test_case_view_masks_identity_and_keeps_applicant_text_as_data(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], lab: PhoneLab,
 ) -> None:
     xss = "<img src=x onerror=alert(1)>"
-    flow = Flow(session_factory, flags=("interview_not_voluntary",))
+    flow = Flow(session_factory, lab, flags=("interview_not_voluntary",))
     flow.identity = {**flow.identity, "employer": xss}
     flow.to(ApplicationState.AGREEMENT_SIGNED).decide()
     viewer = make_staff(session_factory, "audrey", Role.AUDITOR)
@@ -288,8 +292,9 @@ def test_case_view_masks_identity_and_keeps_applicant_text_as_data(
 
 
 @pytest.mark.parametrize("role", [Role.AUDITOR, Role.ADMIN])
-def test_domain_rechecks_permissions(session_factory: sessionmaker[Session], role: Role) -> None:
-    case = manual_review_case(session_factory)
+def test_domain_rechecks_permissions(
+    session_factory: sessionmaker[Session], lab: PhoneLab, role: Role) -> None:
+    case = manual_review_case(session_factory, lab)
     someone = make_staff(session_factory, "someone", role)
     with session_factory() as s:
         with pytest.raises(PermissionDenied):
