@@ -18,7 +18,7 @@ from issuer.keys import IssuerKeys
 from issuer.staff_accounts import create_staff
 from issuer.states import ApplicationState
 from tests.issuer.flow import Flow, PhoneLab
-from tests.web.conftest import AppFactory
+from tests.web.conftest import AppFactory, SteppingClock
 from web.database import app_database
 
 PASSWORD = "correct horse battery"
@@ -40,6 +40,7 @@ class Console:
 
     app: Flask
     lab: PhoneLab
+    clock: SteppingClock
     clients: dict[str, FlaskClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -111,9 +112,9 @@ def app(make_app: AppFactory, tmp_path: Path, staff_lab: PhoneLab) -> Flask:
 
 
 @pytest.fixture
-def console(app: Flask, staff_lab: PhoneLab) -> Console:
+def console(app: Flask, staff_lab: PhoneLab, clock: SteppingClock) -> Console:
     """The app (CSRF on) with one staff account per role, named after the role."""
-    console = Console(app, staff_lab)
+    console = Console(app, staff_lab, clock)
     for role in ROLES:
         console.add_staff(role, role)
     return console
