@@ -1,0 +1,104 @@
+"""Streaming frames to the server's liveness session in real time, like the camera page does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from web.probe.api import Applicant, Reply
+from web.probe.faces import FPS, FaceClips, looped
+from web.probe.result import ProbeAborted
+
+MAX_SECONDS = 45.0
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """The last answer of a session: finished (passed or not) or refused mid-way."""
+
+    finished: bool
+    passed: bool
+    reply: Reply
+    frames_sent: int
+
+    @property
+    def reasons(self) -> str:
+        """The server's failure reasons, or its error, as one line."""
+        body = self.reply.body
+        if self.reply.ok and isinstance(body, dict):
+            reasons = body.get("reasons") or []
+            text = "; ".join(f"{r.get('code')}: {r.get('message')}" for r in reasons
+                             if isinstance(r, dict))
+            return text or ("passed" if self.passed else "failed without a stated reason")
+        return self.reply.reason
+
+
+def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = None,
+            max_seconds: float = MAX_SECONDS) -> SessionEnd:
+    started = applicant.start_liveness()
+    if started.status != 201:
+        raise ProbeAborted(f"cannot start a liveness session: {started.reason}")
+    t0 = time.monotonic()
+    sent = 0
+    source: Iterator[bytes] = iter(frames)
+    while time.monotonic() - t0 < max_seconds:
+        frame = next(source, None)
+        if frame is None:
+            break
+        due = t0 + sent / FPS
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        reply = applicant.send_frame(frame, client_ms=int(time.time() * 1000))
+        sent += 1
+        if not reply.ok:
+            return SessionEnd(finished=False, passed=False, reply=reply, frames_sent=sent)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("finished"):
+            return SessionEnd(finished=True, passed=bool(body.get("passed")), reply=reply,
+                              frames_sent=sent)
+        if respond is not None:
+            respond(body.get("liveness") or {})
+    raise ProbeAborted(f"the liveness session gave no verdict after {sent} frames")
+
+
+class _Performer:
+    """Frames of an honest person: a neutral face, and each prompted action once."""
+
+    def __init__(self, clips: FaceClips) -> None:
+        self.clips = clips
+        self.pending: list[bytes] = []
+        self.done: set[int] = set()
+        self.neutral = looped(clips.neutral)
+
+    def respond(self, status: dict[str, Any]) -> None:
+        index, prompt = status.get("challenge_index"), status.get("prompt")
+        if (status.get("status") == "in_progress" and isinstance(prompt, str)
+                and isinstance(index, int) and index not in self.done and not self.pending
+                and prompt in self.clips.actions):
+            self.done.add(index)
+            self.pending.extend(self.clips.actions[prompt])
+
+    def frames(self) -> Iterator[bytes]:
+        while True:
+            yield self.pending.pop(0) if self.pending else next(self.neutral)
+
+
+def perform_honestly(applicant: Applicant, clips: FaceClips) -> SessionEnd:
+    """Answer every prompt with the matching action (a bona fide applicant)."""
+    performer = _Performer(clips)
+    return _stream(applicant, performer.frames(), respond=performer.respond)
+
+
+def replay_clip(applicant: Applicant, frames: tuple[bytes, ...]) -> SessionEnd:
+    """Play a fixed recording in a loop, ignoring the prompts (a presentation attack)."""
+    return _stream(applicant, looped(frames))
+
+
+def pass_liveness(applicant: Applicant, clips: FaceClips) -> None:
+    """Complete liveness honestly, or ProbeAborted (the control path must work)."""
+    end = perform_honestly(applicant, clips)
+    if not end.passed:
+        raise ProbeAborted(f"an honest liveness session did not pass: {end.reasons}")
