@@ -94,7 +94,9 @@ def _handle_issuer_error(exc: IssuerError) -> Any:
         response = current_app.make_response(body)
         response.status_code = status
         return response
-    message = "Please correct the highlighted fields." if fields else exc.message
+    message = exc.message
+    if fields and not wants_json():
+        message = "Please correct: " + "; ".join(fields.values())
     return error_response(status, code, message, fields=fields)
 
 

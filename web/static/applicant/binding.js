@@ -25,7 +25,7 @@
       phone.screen("Security check", "Your bank is checking this phone's security hardware\u2026");
       const challenge = await api.post(root.dataset.challengeUrl, {});
       const keys = await phone.bind(challenge.challenge);
-      const verdict = await api.post(root.dataset.bindingUrl, { chains: keys.chains });
+      const verdict = await api.post(root.dataset.bindingUrl, { challenge: challenge.challenge, chains: keys.chains });
       phone.screen("Phone bound", "Your bank trusts this phone's secure hardware.");
       report("passed", "Your phone is bound. Continuing\u2026");
       window.setTimeout(function () { window.location.assign(verdict.next_url); }, 800);
