@@ -96,6 +96,7 @@ class LivenessEvidence:
     score: float
     created_at: datetime
     keyframe_ids: tuple[int, ...]
+    keyframe_labels: tuple[str, ...]
     challenges: tuple[ChallengeTiming, ...]
     failure_reasons: tuple[str, ...]
     plots: tuple[str, ...]  # inline SVG markup, built escaped by issuer.staff_plots
@@ -235,14 +236,23 @@ def _as_float(value: Any) -> float:
 def _trace_columns(details: dict[str, Any]) -> dict[str, list[float]]:
     """Per-signal columns from `trace`/`traces`/`signals`: columns or a list of samples."""
     raw = _first(details, "trace", "traces", "signals", "samples")
+    columns: dict[str, list[float]] = {}
     if isinstance(raw, dict):
-        return {str(key): [_as_float(v) for v in values]
-                for key, values in raw.items() if isinstance(values, list)}
-    if isinstance(raw, list):
+        columns = {str(key): [_as_float(v) for v in values]
+                   for key, values in raw.items() if isinstance(values, list)}
+    elif isinstance(raw, list):
         samples = [sample for sample in raw if isinstance(sample, dict)]
         keys = {str(key) for sample in samples for key in sample}
-        return {key: [_as_float(sample.get(key)) for sample in samples] for key in keys}
-    return {}
+        columns = {key: [_as_float(sample.get(key)) for sample in samples] for key in keys}
+    left, right = columns.get("ear_left"), columns.get("ear_right")
+    if "ear" not in columns and left and right and len(left) == len(right):
+        # One eye may be hidden when the head turns: average what is there.
+        columns["ear"] = [
+            (a + b) / 2 if math.isfinite(a) and math.isfinite(b)
+            else (a if math.isfinite(a) else b)
+            for a, b in zip(left, right, strict=True)
+        ]
+    return columns
 
 
 def _plots(details: dict[str, Any], challenges: tuple[ChallengeTiming, ...],
@@ -296,7 +306,9 @@ def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvide
         .order_by(LivenessKeyframe.position)))
     return LivenessEvidence(
         id=result.id, passed=result.passed, score=result.score, created_at=result.created_at,
-        keyframe_ids=keyframe_ids, challenges=challenges, failure_reasons=reasons,
+        keyframe_ids=keyframe_ids,
+        keyframe_labels=tuple(str(label) for label in details.get("keyframe_labels") or ()),
+        challenges=challenges, failure_reasons=reasons,
         plots=_plots(details, challenges, t0), details=details,
     )
 
