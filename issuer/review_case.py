@@ -130,7 +130,7 @@ class BindingInfo:
     os_patch_level: int | None
     device_certificate_serial: str | None
     chain: tuple[dict[str, str], ...]
-    checks: tuple[tuple[str, str, str], ...]  # key, check name, verdict
+    checks: tuple[tuple[str, str, bool | None, str], ...]  # key, check, passed, what was seen
     created_at: datetime
 
 
@@ -338,22 +338,28 @@ def _interview(record: InterviewRecord) -> InterviewInfo:
                          flags=tuple(record.flags or ()), raw=raw)
 
 
+def _check(key: str, raw: Any) -> tuple[str, str, bool | None, str] | None:
+    """A stored devicetrust `Check` (name, passed, detail) as a table row."""
+    if not isinstance(raw, list | tuple) or not raw:
+        return None
+    passed = raw[1] if len(raw) > 1 and isinstance(raw[1], bool) else None
+    detail = " ".join(str(part) for part in raw[2 if passed is not None else 1:])
+    return (key, str(raw[0]), passed, detail)
+
+
 def _binding(row: DeviceBinding) -> BindingInfo:
     summary = row.chain_summary or {}
     chain: list[dict[str, str]] = []
-    checks: list[tuple[str, str, str]] = []
+    checks: list[tuple[str, str, bool | None, str]] = []
     keyed = {k: v for k, v in summary.items() if isinstance(v, dict)}
     for key_name, key_summary in keyed.items():
         for entry in key_summary.get("chain", []) or []:
             if isinstance(entry, dict):
                 chain.append({"key": key_name, **{str(k): str(v) for k, v in entry.items()}})
-        for check in key_summary.get("checks", []) or []:
-            if isinstance(check, list | tuple) and check:
-                checks.append((key_name, str(check[0]),
-                               " ".join(str(c) for c in check[1:])))
-    for check in summary.get("checks", []) or []:
-        if isinstance(check, list | tuple) and check:
-            checks.append(("binding", str(check[0]), " ".join(str(c) for c in check[1:])))
+        checks.extend(c for c in (_check(key_name, raw) for raw in
+                                  key_summary.get("checks", []) or []) if c is not None)
+    checks.extend(c for c in (_check("binding", raw) for raw in summary.get("checks", []) or [])
+                  if c is not None)
     return BindingInfo(
         id=row.id, accepted=row.accepted, reason=row.reason, message=row.message,
         security_level=row.security_level, verified_boot_state=row.verified_boot_state,

@@ -286,6 +286,7 @@ def test_case_view_masks_identity_and_keeps_applicant_text_as_data(
     assert [e.to_state for e in view.timeline if e.to_state][-1] == "manual_review"
     assert view.bindings and view.bindings[0].accepted
     assert view.bindings[0].chain
+    assert view.bindings[0].checks and all(c[2] is True for c in view.bindings[0].checks)
     assert view.agreement is not None and view.agreement.signature_verdict.startswith("valid")
     assert view.decisions[-1].reasons == ("interview_not_voluntary",)
     assert view.liveness and view.liveness[0].keyframe_ids
