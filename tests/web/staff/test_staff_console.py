@@ -1,0 +1,132 @@
+"""Console features through the Flask test client: queue filters and search, exports,
+account management, redo, form validation."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from sqlalchemy import select
+
+from issuer.models import Application, Card, LivenessKeyframe
+from issuer.vault import decrypt_number
+from tests.web.staff.conftest import PASSWORD, Console
+
+pytestmark = pytest.mark.integration
+
+
+def queue_ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-application="([^"]+)"', html)
+
+
+def test_queue_orders_filters_and_searches(console: Console) -> None:
+    _, _ = console.card_case()
+    declined = console.declined_case()
+    review = console.manual_review_case()
+    with console.factory() as s:
+        card = s.scalars(select(Card)).one()
+    console.login("reviewer")
+    everything = queue_ids(console.get("reviewer", "/staff/").get_data(as_text=True))
+    assert everything[0] == review and len(everything) == 3
+
+    def ids(query: str) -> list[str]:
+        page = console.get("reviewer", "/staff/?" + query)
+        assert page.status_code == 200
+        return queue_ids(page.get_data(as_text=True))
+
+    assert ids("state=declined") == [declined]
+    assert ids("reason=interview_paid_to_apply") == [declined]
+    assert ids("reason=interview_not_voluntary") == [review]
+    assert ids(f"q={card.pan_first6}******{card.pan_last4}") == [card.application_id]
+    assert ids(f"q={card.pan_last4}") == [card.application_id]
+    assert ids(f"q={review}") == [review]
+    assert ids("q=nothing-like-this") == []
+    assert ids("from=2025-06-15&to=2025-06-15") != []
+    assert ids("from=2030-01-01") == []
+    profiles = re.findall(r'<select name="device">.*?</select>',
+                          console.get("reviewer", "/staff/").get_data(as_text=True), re.S)
+    options = re.findall(r'<option value="([^"]+)"', profiles[0])
+    assert options, "the bound phones' profiles are offered as filters"
+    assert len(ids(f"device={options[0]}")) == 3
+    bad = console.get("reviewer", "/staff/?from=yesterday")
+    assert bad.status_code == 422 and "Use a date like" in bad.get_data(as_text=True)
+
+
+def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
+    application_id, card_id = console.card_case()
+    console.login("auditor")
+    response = console.get("auditor", f"/staff/cases/{application_id}/export.json")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    bundle = response.get_json()
+    assert bundle["format"] == "cardsim-case-export/1"
+    assert bundle["exported_by"] == "staff:auditor"
+    frames = bundle["liveness"][0]["keyframes"]
+    with console.factory() as s:
+        stored = s.scalars(select(LivenessKeyframe.image)).all()
+        card = s.get(Card, card_id)
+        assert card is not None
+        pan = decrypt_number(kek=console.lab.keys.kek, ciphertext=card.pan_ciphertext)
+    assert [base64.b64decode(f["base64"]) for f in frames] == list(stored)
+    assert bundle["card"]["masked_pan"] == pan[:6] + "******" + pan[-4:]
+    assert pan not in response.get_data(as_text=True)
+    actions = [e["action"] for e in bundle["audit"]["entries"]]
+    assert "application.transition" in actions and "card.status" in actions
+    assert bundle["audit"]["chain"]["ok"] is True
+    console.login("admin")
+    audit = console.get("admin", "/staff/audit?action=case.exported").get_data(as_text=True)
+    assert f"application:{application_id}" in audit
+    printable = console.get("auditor", f"/staff/cases/{application_id}/export.html")
+    html = printable.get_data(as_text=True)
+    assert printable.status_code == 200 and "compliance export" in html
+    assert "<form" not in html and "<script" not in html
+
+
+def test_admin_creates_and_deactivates_accounts(console: Console) -> None:
+    console.login("admin")
+    short = console.post("admin", "/staff/accounts",
+                         {"username": "newbie", "password": "short", "role": "reviewer"})
+    assert short.status_code == 422 and "at least 12" in short.get_data(as_text=True)
+    created = console.post("admin", "/staff/accounts",
+                           {"username": "newbie", "password": PASSWORD, "role": "reviewer"})
+    assert created.status_code == 303
+    newbie = console.login("newbie")
+    assert newbie.get("/staff/").status_code == 200
+    page = console.get("admin", "/staff/accounts").get_data(as_text=True)
+    target = re.search(r'/staff/accounts/(\d+)/deactivate"[^>]*data-confirm="Deactivate newbie',
+                       page)
+    assert target is not None
+    assert console.post("admin", target.group(0).split('"')[0]).status_code == 303
+    assert newbie.get("/staff/").status_code == 303  # session ended: back to login
+    again = console.app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      again.get("/staff/login").get_data(as_text=True))
+    assert token is not None
+    refused = again.post("/staff/login", data={"username": "newbie", "password": PASSWORD,
+                                               "csrf_token": token.group(1)})
+    assert refused.status_code == 429  # deactivated accounts are refused
+
+
+def test_redo_and_validation_messages(console: Console) -> None:
+    case = console.manual_review_case()
+    console.login("reviewer")
+    not_held = console.post("reviewer", f"/staff/cases/{case}/decide",
+                            {"verb": "approve", "reason": "evidence_sufficient", "comment": "x"})
+    assert not_held.status_code == 409
+    assert "Take the case" in not_held.get_data(as_text=True)
+    assert console.post("reviewer", f"/staff/cases/{case}/take").status_code == 303
+    missing = console.post("reviewer", f"/staff/cases/{case}/redo",
+                           {"step": "liveness", "reason": "evidence_unclear"})
+    assert missing.status_code == 422 and "comment" in missing.get_data(as_text=True)
+    bad_reason = console.post("reviewer", f"/staff/cases/{case}/decide",
+                              {"verb": "approve", "reason": "<b>x</b>", "comment": "x"})
+    assert bad_reason.status_code == 422 and "<b>" not in bad_reason.get_data(as_text=True)
+    done = console.post("reviewer", f"/staff/cases/{case}/redo", {
+        "step": "device_binding", "reason": "device_issue", "comment": "Bind again."})
+    assert done.status_code == 303
+    with console.factory() as s:
+        application = s.get(Application, case)
+        assert application is not None and application.state == "interview_done"
+    page = console.get("reviewer", f"/staff/cases/{case}").get_data(as_text=True)
+    assert "staff_redo" in page and "[device_issue] Bind again." in page
