@@ -82,9 +82,10 @@ class Server:
         return requests.Session()
 
     def call(self, method: str, path: str, *, http: requests.Session | None = None,
-             json: Any = None, data: bytes | None = None,
+             json: Any = None, data: bytes | Mapping[str, str] | None = None,
              headers: Mapping[str, str] | None = None) -> Reply:
-        """One request; network failures become ProbeAborted."""
+        """One request (`data` raw bytes or form fields); network failures become
+        ProbeAborted."""
         client = http or requests
         try:
             response = client.request(method, self.base_url + path, json=json, data=data,

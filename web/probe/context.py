@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from web.probe.api import Applicant, Server
 from web.probe.faces import FaceClips, render_face_clips
@@ -39,6 +40,7 @@ class ProbeContext:
     server: Server
     device_dir: Path | None
     staff: Sequence[StaffAccount] = ()
+    shared: dict[str, Any] = field(default_factory=dict)  # state a scenario family keeps
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _binding_pool: list[_Slot] = field(default_factory=list)
 

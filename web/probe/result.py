@@ -21,6 +21,10 @@ class ProbeAborted(Exception):
     """The probe cannot judge the server (unreachable, or the honest control flow failed)."""
 
 
+class ProbeSkipped(ProbeAborted):
+    """A scenario needs an input the run was not given (staff accounts, the device dir)."""
+
+
 def table(results: Sequence[ProbeResult]) -> str:
     """A fixed-width text table, one attack per line."""
     width = max([len("attack"), *(len(r.name) for r in results)])
@@ -40,18 +44,26 @@ def _one_line(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def report_document(results: Sequence[ProbeResult], *, base_url: str) -> dict[str, object]:
-    """The JSON report: the target, the totals and every result."""
+Named = Sequence[tuple[str, str]]
+
+
+def report_document(results: Sequence[ProbeResult], *, base_url: str, skipped: Named = (),
+                    errors: Named = ()) -> dict[str, object]:
+    """The JSON report: the target, the totals, every result, skips and scenario errors."""
     return {
         "base_url": base_url,
         "attacks": len(results),
         "detected": sum(r.detected for r in results),
         "not_detected": [r.name for r in results if not r.detected],
         "results": [asdict(r) for r in results],
+        "skipped": [{"scenario": n, "why": w} for n, w in skipped],
+        "could_not_run": [{"scenario": n, "why": w} for n, w in errors],
     }
 
 
-def write_report(path: Path, results: Sequence[ProbeResult], *, base_url: str) -> None:
+def write_report(path: Path, results: Sequence[ProbeResult], *, base_url: str,
+                 skipped: Named = (), errors: Named = ()) -> None:
     """Write the JSON report to `path`."""
-    path.write_text(json.dumps(report_document(results, base_url=base_url), indent=2,
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    document = report_document(results, base_url=base_url, skipped=skipped, errors=errors)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
