@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "web.commands.admin",
     "web.commands.demo",
     "liveness.cli",
+    "web.commands.probe",
 )
 
 
