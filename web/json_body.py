@@ -26,7 +26,8 @@ def json_object(*, allow_empty: bool = True) -> dict[str, Any]:
         raise WebError(415, "unsupported_media_type", "Send the body as application/json.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: absurdly deep nesting is malformed input too, not a server fault.
         raise WebError(400, "malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise WebError(400, "malformed_json", "The request body must be a JSON object.")

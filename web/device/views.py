@@ -47,7 +47,7 @@ def profiles() -> Response:
 def create_phone() -> tuple[Response, int]:
     body = json_object()
     profile = body.get("profile", "genuine")
-    if profile not in PROFILE_NAMES:
+    if not isinstance(profile, str) or profile not in PROFILE_NAMES:
         raise WebError(422, "unknown_profile",
                        f"Choose one of: {', '.join(sorted(PROFILE_NAMES))}.")
     issuer_key = bytes(issuer_keys().verify_key)

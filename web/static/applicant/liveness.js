@@ -101,7 +101,11 @@
       window.setTimeout(function () { window.location.assign(status.next_url); }, 800);
       return;
     }
-    const reasons = (status.reasons || []).map(function (r) { return r.message; }).join(" ");
+    const reasons = (status.reasons || []).map(function (r) {
+      const m = (r.message || r.code || "").trim();
+      return m ? m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? "" : ".") : "";
+    }).join(" ");
+    api.setText(document.getElementById("attempts-left"), String(status.attempts_left));
     let text = "The liveness check did not pass. " + reasons;
     if (status.attempts_left > 0) {
       text += " You can try " + status.attempts_left + " more time" + (status.attempts_left > 1 ? "s" : "") + ".";
