@@ -129,41 +129,44 @@ def _eval(args: argparse.Namespace) -> int:
     loops = [loop_against_all_orders(c, chosen) for c in clips
              if c.spec.kind == "loop_all_actions"]
     frame_ms = [1000 * v for v in latencies]
+    calibration_ids = sorted({c.spec.identity for c in calibration})
+    report_ids = sorted({c.spec.identity for c in report})
+    p95 = statistics.quantiles(frame_ms, n=20)[-1]
+    errors = [v for v in report_verdicts if v.passed != (v.kind == "bona_fide")]
     figures = {
-        "calibration_half": sorted({c.spec.identity for c in calibration}),
-        "report_half": sorted({c.spec.identity for c in report}),
+        "calibration_half": calibration_ids,
+        "report_half": report_ids,
         "min_micro_motion": {"chosen": chosen.min_micro_motion,
                              "default": DEFAULT_THRESHOLDS.min_micro_motion},
         "report": _metrics_dict(report_metrics),
         "calibration": _metrics_dict(calibration_metrics),
         "frame_ms": {"mean": statistics.fmean(frame_ms), "median": statistics.median(frame_ms),
-                     "p95": statistics.quantiles(frame_ms, n=20)[-1]},
+                     "p95": p95},
         "session_update_ms": update_ms,
         "loop_orders_passed": [list(x) for x in loops],
-        "errors": [v.__dict__ for v in report_verdicts
-                   if v.passed != (v.kind == "bona_fide")],
+        "errors": [v.__dict__ for v in errors],
     }
     if args.json:
         print(json.dumps(figures, indent=1))
         return 0
     lines = [
         f"corpus {args.corpus}: {len(clips)} clips, {len(frame_ms)} frames sampled at 10 fps",
-        f"thresholds chosen on the calibration half ({', '.join(figures['calibration_half'])}): "
+        f"thresholds chosen on the calibration half ({', '.join(calibration_ids)}): "
         f"min_micro_motion = {chosen.min_micro_motion:g} "
         f"(default {DEFAULT_THRESHOLDS.min_micro_motion:g}); other thresholds fixed",
-        *format_metrics(f"REPORT half ({', '.join(figures['report_half'])}), "
+        *format_metrics(f"REPORT half ({', '.join(report_ids)}), "
                         f"{len(report)} clips:", report_metrics),
         *format_metrics("calibration half (for reference):", calibration_metrics),
         f"per-frame server time (JPEG decode + face mesh + signals): mean "
         f"{statistics.fmean(frame_ms):.1f} ms, median {statistics.median(frame_ms):.1f} ms, "
-        f"p95 {figures['frame_ms']['p95']:.1f} ms; session update {update_ms:.2f} ms",
+        f"p95 {p95:.1f} ms; session update {update_ms:.2f} ms",
     ]
     for passed, total in loops:
         lines.append(f"loop-all-actions clip against every possible order: {passed}/{total} "
                      "orders pass (only an order the loop happens to perform can)")
-    for error in figures["errors"]:
-        lines.append(f"  misclassified: {error['clip_id']} ({error['kind']}) "
-                     f"reasons={','.join(error['reasons']) or '-'}")
+    for error in errors:
+        lines.append(f"  misclassified: {error.clip_id} ({error.kind}) "
+                     f"reasons={','.join(error.reasons) or '-'}")
     print("\n".join(lines))
     return 0
 

@@ -22,7 +22,7 @@ from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, read_manifest, re
 from liveness.decode import decode_frame
 from liveness.errors import CorpusError
 from liveness.result import result
-from liveness.session import SessionState, advance, expire, new_session
+from liveness.session import SessionState, advance_in_place, expire, new_session
 from liveness.signals import FrameSignals
 from liveness.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -116,8 +116,8 @@ def run_session(clip: AnalysedClip, challenges: Sequence[str],
     """Replay a clip's frames through a fresh session; expire it if the clip ends first."""
     state = new_session(challenges=challenges, now=clip.timestamps[0] if clip.timestamps else 0)
     for signals, digest, stamp in zip(clip.signals, clip.digests, clip.timestamps, strict=True):
-        state = advance(state, signals=signals, timestamp=stamp, digest=digest,
-                        client_timestamp_ms=stamp * 1000, thresholds=thresholds).state
+        advance_in_place(state, signals=signals, timestamp=stamp, digest=digest,
+                         client_timestamp_ms=stamp * 1000, thresholds=thresholds)
         if state.finished:
             return state
     return expire(state, now=clip.timestamps[-1] if clip.timestamps else 0,

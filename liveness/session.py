@@ -158,8 +158,19 @@ def advance(state: SessionState, *, signals: FrameSignals, timestamp: float, dig
     if state.finished:
         raise InvalidSession("session_finished", f"the session has already {state.phase}")
     work = copy.deepcopy(state)
-    _Step(work, signals, timestamp, digest, image, client_timestamp_ms, thresholds).run()
+    advance_in_place(work, signals=signals, timestamp=timestamp, digest=digest, image=image,
+                     client_timestamp_ms=client_timestamp_ms, thresholds=thresholds)
     return FrameOutcome(state=work, status=status_of(work, timestamp, signals, thresholds))
+
+
+def advance_in_place(state: SessionState, *, signals: FrameSignals, timestamp: float,
+                     digest: str, image: npt.NDArray[np.uint8] | None = None,
+                     client_timestamp_ms: float | None = None,
+                     thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+    """`advance` without the copy, for offline replays that own their state (evaluation)."""
+    if state.finished:
+        raise InvalidSession("session_finished", f"the session has already {state.phase}")
+    _Step(state, signals, timestamp, digest, image, client_timestamp_ms, thresholds).run()
 
 
 def classify(face: FaceGeometry, baseline: dict[str, float], th: Thresholds) -> set[Challenge]:

@@ -14,7 +14,7 @@ class Thresholds:
     """
 
     # Challenge actions, relative to the applicant's own neutral baseline.
-    blink_close_ratio: float = 0.7  # eyes closed: mean EAR below this fraction of baseline
+    blink_close_ratio: float = 0.75  # eyes closed: mean EAR below this fraction of baseline
     blink_open_ratio: float = 0.85  # eyes open again: mean EAR above this fraction
     turn_degrees: float = 12.0  # |yaw - baseline| for a turn
     nod_degrees: float = 7.0  # pitch below baseline by this much for a nod
