@@ -23,7 +23,7 @@ from issuer.clock import require_aware
 from issuer.decision import Outcome
 from issuer.decisions import latest_decision, record_staff_decision
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from issuer.models import Card, Decision, ReviewAction, StaffUser
+from issuer.models import Application, Card, Decision, ReviewAction, StaffUser
 from issuer.permissions import Permission, require_permission
 from issuer.review_models import CaseAssignment, PendingOverride
 from issuer.staff_sessions import StaffPrincipal
@@ -378,16 +378,24 @@ def propose_override(
     return _override_view(session, row)
 
 
-def _load_pending(session: Session, *, override_id: int, actor: StaffPrincipal) -> PendingOverride:
+def _lock_pending(
+    session: Session, *, override_id: int, actor: StaffPrincipal, now: datetime
+) -> tuple[PendingOverride, Application]:
+    """Lock the application first, then read the proposal fresh: two supervisors deciding
+    at once are serialised, and the second sees the first one's decision."""
     row = session.get(PendingOverride, override_id)
     if row is None:
         raise NotFound("No such override proposal.")
+    application = lock_application(session, application_id=row.application_id, now=now)
+    row = session.scalar(select(PendingOverride).where(PendingOverride.id == override_id)
+                         .execution_options(populate_existing=True))
+    assert row is not None
     if row.status != "pending":
         raise Conflict(f"This override was already {row.status}.")
     if row.proposed_by_id == actor.staff_user_id:
         raise Conflict("Four-eyes rule: the override must be confirmed by a supervisor other "
                        "than the person who proposed it.")
-    return row
+    return row, application
 
 
 def confirm_override(
@@ -398,8 +406,7 @@ def confirm_override(
     require_permission(role=actor.role, permission=Permission.REVIEW_OVERRIDE)
     text = _clean_comment(comment)
     user = _active_staff(session, actor)
-    row = _load_pending(session, override_id=override_id, actor=actor)
-    application = lock_application(session, application_id=row.application_id, now=now)
+    row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
     limit = application.offered_credit_limit or 0
     if limit <= 0:
         raise Conflict("The application has no offered credit limit to approve.")
@@ -431,8 +438,7 @@ def reject_override(
     require_permission(role=actor.role, permission=Permission.REVIEW_OVERRIDE)
     text = _clean_comment(comment)
     user = _active_staff(session, actor)
-    row = _load_pending(session, override_id=override_id, actor=actor)
-    application = lock_application(session, application_id=row.application_id, now=now)
+    row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
     row.status, row.decided_by_id, row.decided_at, row.decision_comment = (
         "rejected", user.id, now, text)
     session.add(ReviewAction(application_id=application.id, staff_user_id=user.id,

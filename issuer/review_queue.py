@@ -18,6 +18,18 @@ from issuer.states import ApplicationState
 MAX_PAGE = 200
 _MASKED_PAN = re.compile(r"(\d{6})[\s*xX•.]*(\d{4})")
 _LAST4 = re.compile(r"[*xX•.\s]*(\d{4})")
+_FULL_PAN = re.compile(r"\d{12,19}")
+
+
+def normalise_search(text: str | None) -> str | None:
+    """The search text to use and show back: a full card number typed by mistake is masked at
+    once (first six, last four), so it is never echoed in a page or kept anywhere."""
+    if text is None:
+        return None
+    compact = re.sub(r"[\s-]", "", text)
+    if _FULL_PAN.fullmatch(compact):
+        return compact[:6] + "******" + compact[-4:]
+    return text.strip() or None
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.db import make_engine, make_session_factory
 from issuer.keys import IssuerKeys
-from issuer.models import AuditEntry
+from issuer.models import AuditEntry, Card
 from issuer.onboarding import record_liveness_result, save_liveness_state
 from issuer.staff_accounts import create_staff
 from issuer.states import ApplicationState
+from issuer.vault import decrypt_number
 from tests.e2e.conftest import BrowserLauncher, LiveServer, Screenshots
 from tests.issuer.flow import NOW, Flow, PhoneLab
 from tests.issuer.test_review_evidence import recorded_session
@@ -35,6 +36,7 @@ class Cases:
     declined: str
     card_application: str
     factory: sessionmaker[Session]
+    pan: str
 
 
 @pytest.fixture
@@ -63,11 +65,16 @@ def cases(live_server: LiveServer, tmp_path: Path) -> Iterator[Cases]:
 
     carded = Flow(factory, lab).to(ApplicationState.ISSUED)
     assert carded.provision() == 0x9000
-    carded.activate()
+    card_id = carded.activate().id
+    with factory() as s:
+        card = s.get(Card, card_id)
+        assert card is not None
+        pan = decrypt_number(kek=keys.kek, ciphertext=card.pan_ciphertext)
     with factory.begin() as s:
         create_staff(s, username="audrey", password=AUDITOR_PASSWORD, role="auditor",
                      now=datetime.now(UTC))
-    yield Cases(review.application_id, declined.application_id, carded.application_id, factory)
+    yield Cases(review.application_id, declined.application_id, carded.application_id, factory,
+                pan)
     engine.dispose()
 
 
@@ -168,6 +175,16 @@ def test_staff_work_cases_through_the_console(
     assert supervisor.state() == "approved"
     assert "staff_override" in spage.inner_text("[data-testid=decisions]")
     screenshots.take(spage, "override-confirmed")
+
+    # A full PAN typed into the search is masked in the browser before it is sent.
+    spage.goto(live_server.url + "/staff/")
+    spage.fill("[data-testid=queue-filters] input[name=q]", cases.pan)
+    with spage.expect_navigation():
+        spage.click("[data-testid=queue-filters] button[type=submit]")
+    assert cases.pan not in spage.url and cases.pan[-4:] in spage.url
+    assert spage.get_attribute("[data-testid=queue] tbody tr", "data-application") == (
+        cases.card_application)
+    assert cases.pan not in spage.content()
 
     # The supervisor freezes an active card.
     supervisor.open_case(cases.card_application)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -306,3 +307,39 @@ def test_domain_rechecks_permissions(
         with pytest.raises(PermissionDenied):
             request_redo(s, application_id=case, actor=someone, step="liveness",
                          reason="evidence_unclear", comment="x", now=LATER)
+
+
+def test_concurrent_confirm_and_reject_decide_once(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    case = declined_case(session_factory, lab)
+    rita = make_staff(session_factory, "rita", Role.REVIEWER)
+    sup1 = make_staff(session_factory, "sup1", Role.SUPERVISOR)
+    sup2 = make_staff(session_factory, "sup2", Role.SUPERVISOR)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=rita, now=LATER)
+        proposal = propose_override(s, application_id=case, actor=rita,
+                                    reason="false_positive", comment="x", now=LATER)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(action, actor: StaffPrincipal) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            with session_factory.begin() as s:
+                action(s, override_id=proposal.id, actor=actor, comment="decided", now=LATER)
+            outcomes.append(action.__name__)
+        except Conflict as exc:
+            outcomes.append(f"conflict: {exc.message}")
+
+    threads = [threading.Thread(target=decide, args=(confirm_override, sup1)),
+               threading.Thread(target=decide, args=(reject_override, sup2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o in outcomes if not o.startswith("conflict")]
+    assert len(winners) == 1 and len(outcomes) == 2, outcomes
+    assert "already" in next(o for o in outcomes if o.startswith("conflict"))
+    expected = "approved" if winners == ["confirm_override"] else "declined"
+    assert state_of(session_factory, case) == expected

@@ -21,7 +21,7 @@ from issuer.review import (
 )
 from issuer.review_case import keyframe_image, load_case
 from issuer.review_export import export_case, export_json
-from issuer.review_queue import QueueFilter, list_queue, queue_counts
+from issuer.review_queue import QueueFilter, list_queue, normalise_search, queue_counts
 from web.clock import now
 from web.database import db_session
 from web.staff import staff_bp
@@ -38,7 +38,7 @@ def queue() -> str:
     filters = QueueFilter(
         state=query_text("state", limit=32), reason=query_text("reason", limit=64),
         device_profile=query_text("device", limit=80), date_from=query_date("from"),
-        date_to=query_date("to"), search=query_text("q", limit=64),
+        date_to=query_date("to"), search=normalise_search(query_text("q", limit=64)),
     )
     page = query_page()
     result = list_queue(db_session(), viewer=current_staff(), filters=filters,

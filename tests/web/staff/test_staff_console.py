@@ -42,6 +42,9 @@ def test_queue_orders_filters_and_searches(console: Console) -> None:
     assert ids(f"q={card.pan_last4}") == [card.application_id]
     assert ids(f"q={review}") == [review]
     assert ids("q=nothing-like-this") == []
+    pan = decrypt_number(kek=console.lab.keys.kek, ciphertext=card.pan_ciphertext)
+    typed = console.get("reviewer", f"/staff/?q={pan}").get_data(as_text=True)
+    assert queue_ids(typed) == [card.application_id] and pan not in typed
     assert ids("from=2025-06-15&to=2025-06-15") != []
     assert ids("from=2030-01-01") == []
     profiles = re.findall(r'<select name="device">.*?</select>',
