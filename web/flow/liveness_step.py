@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +70,7 @@ def start_liveness(*, application_id: str, sessions_used: int) -> LivenessStatus
     """Begin a new liveness session (one of at most three)."""
     if sessions_used >= MAX_LIVENESS_SESSIONS:
         raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
-    state = liveness.new_session(challenges=_challenges(), now=time.time())
+    state = liveness.new_session(challenges=_challenges(), now=now().timestamp())
     number = save_liveness_state(db_session(), application_id=application_id,
                                  state=json.loads(state.to_json()), new_session=True, now=now())
     status = {
@@ -106,7 +105,7 @@ def submit_frame(
     if stored is None:
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_json(json.dumps(stored))
-    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=time.time(),
+    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=now().timestamp(),
                                      client_timestamp_ms=_client_ms(client_timestamp_ms),
                                      analyzer=frame_analyzer())
     status = dict(outcome.status)

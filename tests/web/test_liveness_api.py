@@ -1,0 +1,95 @@
+"""Liveness through the API with real frames from the liveness corpus and real mediapipe.
+
+The app clock steps 0.1 s per frame (10 fps, like the browser page), so the session's time
+limits apply exactly as in real time without the test waiting for them.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web.api_driver import ApiApplicant, start_applicant
+from tests.web.conftest import SteppingClock
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHALLENGES = ("blink", "turn_left", "open_mouth")
+MAX_FRAMES = 400
+
+
+@pytest.fixture(scope="module")
+def live_jpegs() -> list[bytes]:
+    from web.commands.demo import clip_jpegs
+
+    return clip_jpegs(CHALLENGES)
+
+
+@pytest.fixture(scope="module")
+def photo_jpegs() -> list[bytes]:
+    from liveness.corpus import FACE_SOURCES, ClipMaker, Look, encode_jpeg, photo_attack
+    from liveness.landmarks import FaceMeshDetector
+
+    maker = ClipMaker(FaceMeshDetector(max_faces=1))
+    look = Look(width=640, height=480, face_fraction=0.34, noise=2.0)
+    puppet = maker.puppet(FACE_SOURCES[1], look)
+    frames = photo_attack(puppet.image, kind="photo_jitter", seconds=4.0, fps=10,
+                          rng=random.Random(5), noise=2.0)
+    return [encode_jpeg(frame, quality=70) for frame in frames]
+
+
+def feed(applicant: ApiApplicant, clock: SteppingClock, frames: list[bytes]) -> dict[str, object]:
+    body: dict[str, object] = {}
+    for i in range(MAX_FRAMES):
+        clock.advance(0.1)
+        response = applicant.client.post(
+            applicant.base + "/liveness/frames", data=frames[i % len(frames)],
+            content_type="image/jpeg",
+            headers=applicant.headers(**{"X-Client-Timestamp":
+                                         str(int(clock().timestamp() * 1000))}))
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        if body["finished"]:
+            return body
+    raise AssertionError(f"session did not finish in {MAX_FRAMES} frames: {body}")
+
+
+def ready_applicant(client: FlaskClient, app: Flask) -> ApiApplicant:
+    applicant = start_applicant(client, app)
+    assert applicant.submit_identity().status_code == 200
+    return applicant
+
+
+def test_a_live_clip_passes_and_a_bad_frame_changes_nothing(
+    client: FlaskClient, app: Flask, clock: SteppingClock, live_jpegs: list[bytes]
+) -> None:
+    applicant = ready_applicant(client, app)
+    started = applicant.post("/liveness/sessions")
+    assert started.status_code == 201
+    assert started.get_json()["liveness"]["challenges_total"] == 3
+    junk = client.post(applicant.base + "/liveness/frames", data=b"GIF89a not a jpeg",
+                       content_type="image/jpeg", headers=applicant.headers())
+    assert junk.status_code == 422 and junk.get_json()["error"]["code"].startswith("frame")
+    result = feed(applicant, clock, live_jpegs)
+    assert result["passed"] is True and result["application_state"] == "liveness_passed"
+    assert applicant.state() == "liveness_passed"
+    assert applicant.post("/liveness/sessions").status_code == 409
+
+
+def test_photo_attacks_fail_with_reasons_until_attempts_run_out(
+    client: FlaskClient, app: Flask, clock: SteppingClock, photo_jpegs: list[bytes]
+) -> None:
+    applicant = ready_applicant(client, app)
+    for attempt in (1, 2, 3):
+        assert applicant.post("/liveness/sessions").status_code == 201
+        result = feed(applicant, clock, photo_jpegs)
+        assert result["passed"] is False
+        assert result["attempts_left"] == 3 - attempt
+        assert result["reasons"] and all(r["message"] for r in result["reasons"])  # type: ignore[union-attr]
+    assert applicant.state() == "declined"
+    assert applicant.post("/liveness/sessions").status_code == 409
+    decision = applicant.get("/decision").get_json()
+    assert decision["outcome"] == "declined" and decision["reasons"]
