@@ -1,0 +1,83 @@
+"""Real `cardsim serve` subprocesses for the probe, scale and benchmark runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def instance_env(instance: Path, *, database_url: str | None = None) -> dict[str, str]:
+    """Environment of a server instance: database, key file and device dir under `instance`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url or f"sqlite:///{instance / 'cardsim.db'}",
+        "CARDSIM_KEY_FILE": str(instance / "issuer-keys.json"),
+        "CARDSIM_DEVICE_DIR": str(instance / "devices"),
+    }
+
+
+@dataclass
+class RunningServer:
+    """A started server: its URL, process, environment and log file."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+
+    def stop(self) -> None:
+        """Terminate the process (kill after 10 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def cardsim(env: dict[str, str], *args: str, timeout: float = 600
+            ) -> subprocess.CompletedProcess[str]:
+    """Run `cardsim <args>` (as `python -m web.cli`) to completion."""
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def start_server(env: dict[str, str], log: Path, *, workers: int = 1) -> RunningServer:
+    """`cardsim serve` on a free port; waits until `/api/v1/openapi.json` answers."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--workers", str(workers)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    server = RunningServer(url=url, process=process, env=env, log=log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"cardsim serve exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "/api/v1/openapi.json", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"cardsim serve did not answer within {START_TIMEOUT_S} s")
