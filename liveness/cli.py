@@ -30,6 +30,7 @@ from liveness.evaluate import (
     format_metrics,
     loop_against_all_orders,
     metrics,
+    micro_motion_figures,
     run_session,
     verdicts,
 )
@@ -120,7 +121,8 @@ def _eval(args: argparse.Namespace) -> int:
     report = [c for c in clips if c.spec.half == "report"]
     if not calibration or not report:
         return _fail("the corpus needs clips in both the calibration and the report half")
-    chosen, _sweep = calibrate(calibration)
+    chosen, check_calibration = calibrate(calibration)
+    check_report = micro_motion_figures(report, chosen.min_micro_motion)
     started = time.perf_counter()
     report_verdicts = verdicts(report, chosen)
     update_ms = 1000 * (time.perf_counter() - started) / sum(len(c.signals) for c in report)
@@ -133,6 +135,8 @@ def _eval(args: argparse.Namespace) -> int:
     report_ids = sorted({c.spec.identity for c in report})
     p95 = statistics.quantiles(frame_ms, n=20)[-1]
     errors = [v for v in report_verdicts if v.passed != (v.kind == "bona_fide")]
+    calibration_errors = [v for v in verdicts(calibration, chosen)
+                          if v.passed != (v.kind == "bona_fide")]
     figures = {
         "calibration_half": calibration_ids,
         "report_half": report_ids,
@@ -144,7 +148,10 @@ def _eval(args: argparse.Namespace) -> int:
                      "p95": p95},
         "session_update_ms": update_ms,
         "loop_orders_passed": [list(x) for x in loops],
+        "micro_motion_check": {"calibration": check_calibration.__dict__,
+                               "report": check_report.__dict__},
         "errors": [v.__dict__ for v in errors],
+        "calibration_errors": [v.__dict__ for v in calibration_errors],
     }
     if args.json:
         print(json.dumps(figures, indent=1))
@@ -157,6 +164,11 @@ def _eval(args: argparse.Namespace) -> int:
         *format_metrics(f"REPORT half ({', '.join(report_ids)}), "
                         f"{len(report)} clips:", report_metrics),
         *format_metrics("calibration half (for reference):", calibration_metrics),
+        f"micro-motion check alone (threshold {chosen.min_micro_motion:g}): calibration "
+        f"photos max {check_calibration.max_photo:.4f} / live min {check_calibration.min_live:.4f};"
+        f" report half: {check_report.photo_accepted}/{check_report.photos} photo attacks pass "
+        f"the check, {check_report.live_rejected}/{check_report.live} bona fide fail it "
+        f"(photos max {check_report.max_photo:.4f}, live min {check_report.min_live:.4f})",
         f"per-frame server time (JPEG decode + face mesh + signals): mean "
         f"{statistics.fmean(frame_ms):.1f} ms, median {statistics.median(frame_ms):.1f} ms, "
         f"p95 {p95:.1f} ms; session update {update_ms:.2f} ms",
@@ -164,9 +176,10 @@ def _eval(args: argparse.Namespace) -> int:
     for passed, total in loops:
         lines.append(f"loop-all-actions clip against every possible order: {passed}/{total} "
                      "orders pass (only an order the loop happens to perform can)")
-    for error in errors:
-        lines.append(f"  misclassified: {error.clip_id} ({error.kind}) "
-                     f"reasons={','.join(error.reasons) or '-'}")
+    for half, wrong in (("report", errors), ("calibration", calibration_errors)):
+        for error in wrong:
+            lines.append(f"  misclassified ({half} half): {error.clip_id} ({error.kind}) "
+                         f"reasons={','.join(error.reasons) or '-'}")
     print("\n".join(lines))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from liveness.challenges import Challenge
 from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, read_manifest, read_video
 from liveness.decode import decode_frame
 from liveness.errors import CorpusError
+from liveness.passive import micro_motion
 from liveness.result import result
 from liveness.session import SessionState, advance_in_place, expire, new_session
 from liveness.signals import FrameSignals
@@ -147,16 +149,55 @@ def metrics(results: Sequence[Verdict]) -> Metrics:
     return Metrics(apcer, attacks, bpcer, len(bona))
 
 
+PHOTO_ATTACKS = ("static_photo", "photo_jitter", "photo_rigid")
+
+
+def micro_motion_of(clip: AnalysedClip,
+                    thresholds: Thresholds = DEFAULT_THRESHOLDS) -> float | None:
+    """The micro-motion statistic the passive check sees for a clip (None when unmeasurable)."""
+    state = run_session(clip, clip.spec.session_challenges, thresholds)
+    return micro_motion(state.traces, state.baseline, thresholds)
+
+
+@dataclass(frozen=True)
+class CheckFigures:
+    """The micro-motion check on its own: photo attacks it lets through, live clips it stops."""
+
+    threshold: float
+    photo_accepted: int
+    photos: int
+    live_rejected: int
+    live: int
+    max_photo: float
+    min_live: float
+
+
+def micro_motion_figures(clips: Sequence[AnalysedClip], threshold: float,
+                         thresholds: Thresholds = DEFAULT_THRESHOLDS) -> CheckFigures:
+    """How the micro-motion check alone separates photo attacks from bona fide clips."""
+    photos = [v for c in clips if c.spec.kind in PHOTO_ATTACKS
+              if (v := micro_motion_of(c, thresholds)) is not None]
+    live = [v for c in clips if c.spec.kind == BONA_FIDE
+            if (v := micro_motion_of(c, thresholds)) is not None]
+    return CheckFigures(threshold, sum(v >= threshold for v in photos), len(photos),
+                        sum(v < threshold for v in live), len(live), max(photos, default=0.0),
+                        min(live, default=0.0))
+
+
 def calibrate(clips: Sequence[AnalysedClip],
-              base: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Thresholds, list[tuple[float,
-                                                                                   Metrics]]]:
-    """Choose `min_micro_motion` on `clips`: least ACER, then the middle of the best range."""
-    sweep = [(value, metrics(verdicts(clips, replace(base, min_micro_motion=value))))
-             for value in MICRO_MOTION_GRID]
-    best = min(m.acer for _, m in sweep)
-    good = [value for value, m in sweep if m.acer == best]
-    chosen = good[len(good) // 2]
-    return replace(base, min_micro_motion=chosen), sweep
+              base: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Thresholds, CheckFigures]:
+    """Choose `min_micro_motion` on `clips` from the check's own separation: the geometric
+    mean of the most mobile photo attack and the stillest bona fide clip (when they overlap,
+    the grid value with the fewest errors of the check alone)."""
+    figures = micro_motion_figures(clips, base.min_micro_motion, base)
+    if 0 < figures.max_photo < figures.min_live:
+        chosen = round(math.sqrt(figures.max_photo * figures.min_live), 4)
+    else:
+        def errors(value: float) -> int:
+            f = micro_motion_figures(clips, value, base)
+            return f.photo_accepted + f.live_rejected
+        chosen = min(MICRO_MOTION_GRID, key=errors)
+    return replace(base, min_micro_motion=chosen), micro_motion_figures(clips, chosen, base)
 
 
 def loop_against_all_orders(clip: AnalysedClip, thresholds: Thresholds) -> tuple[int, int]:

@@ -72,6 +72,8 @@ class FacePuppet:
         self.src: Points = np.concatenate([xy, self.fixed])
         self.triangles: Triangles = triangulate(self.src, width, height)
         width_mouth = float(np.linalg.norm(xy[78] - xy[308]))
+        self._mouth_width = width_mouth
+        self._lip_gap_y = float(xy[13, 1] + xy[14, 1]) / 2
         self._mouth_drop = 0.55 * width_mouth
         self._mouth_center = (xy[78] + xy[308]) / 2
         self._face_half_width = float(half[0])
@@ -86,10 +88,17 @@ class FacePuppet:
                 mesh[list(ring)] += pose.blink * 0.5 * gap
         if pose.mouth > 0:
             xy = self.mesh[:, :2]
-            below = xy[:, 1] > self._mouth_center[1] + 0.5
+            # The jaw drops: everything below the middle of the lip gap (or below the mouth
+            # corners beside the mouth) moves down; a smile's raised corners stay put.
+            half_mouth = self._mouth_width / 2
+            beside = np.abs(xy[:, 0] - self._mouth_center[0]) > half_mouth
+            split = np.where(beside, self._mouth_center[1], self._lip_gap_y)
+            below = xy[:, 1] > split + 0.5
             lower_lip = np.zeros(len(mesh), dtype=bool)
             lower_lip[list(INNER_LOWER_LIP[1:-1])] = True
-            moving = below | lower_lip
+            upper_lip = np.zeros(len(mesh), dtype=bool)
+            upper_lip[list(INNER_UPPER_LIP)] = True
+            moving = (below | lower_lip) & ~upper_lip
             lateral = (xy[:, 0] - self._mouth_center[0]) / (0.75 * self._face_half_width)
             weight = np.exp(-lateral ** 2) * moving
             mesh[:, 1] += pose.mouth * self._mouth_drop * weight

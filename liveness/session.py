@@ -8,7 +8,6 @@ return to neutral before challenge i+1 is shown) → ... → `passed` or `failed
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import hashlib
 import json
@@ -85,7 +84,25 @@ class SessionState:
 
     def to_json(self) -> str:
         """Compact JSON of the whole state."""
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        # Every field already holds JSON types, so no recursive dataclass conversion is needed.
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return json.dumps(fields, separators=(",", ":"), allow_nan=False)
+
+    def copy(self) -> SessionState:
+        """An independent copy (containers copied, immutable leaves shared)."""
+        return dataclasses.replace(
+            self,
+            challenges=list(self.challenges),
+            steady=[list(row) for row in self.steady],
+            baseline=dict(self.baseline) if self.baseline is not None else None,
+            reference_shape=[list(p) for p in self.reference_shape]
+            if self.reference_shape is not None else None,
+            outcomes=[dict(o) for o in self.outcomes],
+            failures=[dict(f) for f in self.failures],
+            traces={k: list(v) for k, v in self.traces.items()},
+            phashes=list(self.phashes),
+            keyframes=[dict(k) for k in self.keyframes],
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SessionState:
@@ -157,7 +174,7 @@ def advance(state: SessionState, *, signals: FrameSignals, timestamp: float, dig
     """Advance a copy of `state` by one analysed frame (`image` only feeds keyframes)."""
     if state.finished:
         raise InvalidSession("session_finished", f"the session has already {state.phase}")
-    work = copy.deepcopy(state)
+    work = state.copy()
     advance_in_place(work, signals=signals, timestamp=timestamp, digest=digest, image=image,
                      client_timestamp_ms=client_timestamp_ms, thresholds=thresholds)
     return FrameOutcome(state=work, status=status_of(work, timestamp, signals, thresholds))
@@ -475,7 +492,7 @@ def expire(state: SessionState, *, now: float,
     returned unchanged."""
     if state.finished:
         return state
-    work = copy.deepcopy(state)
+    work = state.copy()
     waited = now - (work.last_time if work.last_time is not None else work.created_at)
     work.failures.append({"code": "session_incomplete",
                           "message": f"no verdict when frames stopped ({work.phase} phase, "

@@ -170,9 +170,12 @@ def frame_signals(image_bgr: npt.NDArray[np.uint8],
     """Compute the signals of one frame from its landmarks; the largest face is the subject."""
     height, width = image_bgr.shape[:2]
     face: FaceGeometry | None = None
+    count = 0
     if faces:
         main = max(faces, key=lambda f: float(np.ptp(f[:, 0])) * float(np.ptp(f[:, 1])))
         face = face_geometry(main, width, height)
+        # A second mesh lying on the first one is a duplicate detection, not a second person.
+        count = 1 + sum(1 for f in faces if f is not main and _overlap(f, main) < 0.2)
     crop = face_crop(image_bgr, face.box if face else None)
     sharpness = float(cv2.Laplacian(crop, cv2.CV_64F).var())
     digest = _PHASH.compute(crop)
@@ -180,13 +183,26 @@ def frame_signals(image_bgr: npt.NDArray[np.uint8],
     return FrameSignals(
         width=width,
         height=height,
-        face_count=len(faces),
+        face_count=count,
         face=face,
         sharpness=sharpness,
         exposure=float(crop.mean()),
         phash=bytes(digest.flatten()).hex(),
         thumb=thumb.tobytes(),
     )
+
+
+def _overlap(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    """Intersection over union of the landmark bounding boxes of two faces."""
+    ax0, ay0 = a[:, :2].min(axis=0)
+    ax1, ay1 = a[:, :2].max(axis=0)
+    bx0, by0 = b[:, :2].min(axis=0)
+    bx1, by1 = b[:, :2].max(axis=0)
+    iw = max(0.0, float(min(ax1, bx1) - max(ax0, bx0)))
+    ih = max(0.0, float(min(ay1, by1) - max(ay0, by0)))
+    inter = iw * ih
+    union = float((ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0)) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def similarity_residual(reference: npt.NDArray[np.float64],

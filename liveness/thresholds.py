@@ -18,8 +18,8 @@ class Thresholds:
     blink_open_ratio: float = 0.85  # eyes open again: mean EAR above this fraction
     turn_degrees: float = 12.0  # |yaw - baseline| for a turn
     nod_degrees: float = 7.0  # pitch below baseline by this much for a nod
-    mouth_open: float = 0.3  # inner-lip gap / mouth width for an open mouth ...
-    mouth_open_delta: float = 0.15  # ... and at least this much above baseline
+    mouth_open: float = 0.28  # inner-lip gap / mouth width for an open mouth ...
+    mouth_open_delta: float = 0.1  # ... and at least this much above baseline
     neutral_degrees: float = 6.0  # head within this of baseline counts as facing the camera
     wrong_action_frames: int = 2  # consecutive frames of another action that fail the session
     # Session timing.

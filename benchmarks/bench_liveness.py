@@ -1,0 +1,104 @@
+"""Per-frame liveness server time against raw face-mesh inference, in the same run, on one core.
+
+Run: .venv/bin/python -m benchmarks.bench_liveness [--frames 80] [--rounds 3]
+Frames are 640x480 JPEGs of a real photo animated through a challenge sequence. "Server" is what
+a request does: load the session JSON, decode the JPEG, run FaceMesh, compute the signals,
+update the session, store the JSON. "Raw" is mediapipe FaceMesh.process on the already-decoded
+RGB frame with the same settings (static image mode), and also in tracking mode for reference.
+Prints medians per frame, frames/s, and the ratio server / raw (goal: <= 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import cv2
+import mediapipe as mp
+import numpy as np
+import numpy.typing as npt
+
+from liveness import FrameAnalyzer, SessionState, new_session, process_frame
+from liveness.corpus import FACE_SOURCES, ClipMaker, Look, encode_jpeg, performance
+from liveness.landmarks import FaceMeshDetector
+
+ORDER = ["blink", "turn_left", "open_mouth"]
+
+
+def make_frames(count: int) -> list[bytes]:
+    """JPEG frames (640x480, quality 85) of a live-looking performance."""
+    rng = random.Random(3)
+    maker = ClipMaker(FaceMeshDetector(max_faces=1))
+    puppet = maker.puppet(FACE_SOURCES[1], Look(width=640, height=480, face_fraction=0.34))
+    frames = maker.live(puppet, performance(ORDER, rng), fps=10, rng=rng, noise=2.0)
+    return [encode_jpeg(f, 85) for f in list(frames)[:count]]
+
+
+def timed(each: Callable[[int], object], count: int) -> list[float]:
+    """Seconds taken by each call each(i) for i in range(count)."""
+    out = []
+    for i in range(count):
+        start = time.perf_counter()
+        each(i)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def raw_runner(rgb: Sequence[npt.NDArray[np.uint8]], static: bool) -> Callable[[int], object]:
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=2,
+                                           refine_landmarks=True)
+    return lambda i: mesh.process(rgb[i])
+
+
+def server_runner(jpegs: Sequence[bytes], analyzer: FrameAnalyzer) -> Callable[[int], object]:
+    stored = {"json": new_session(challenges=ORDER, now=0.0).to_json()}
+
+    def step(i: int) -> None:
+        state = SessionState.from_json(stored["json"])
+        if state.finished:
+            state = new_session(challenges=ORDER, now=i / 10)
+        outcome = process_frame(state, jpeg=jpegs[i], timestamp=i / 10, analyzer=analyzer)
+        stored["json"] = outcome.state.to_json()
+
+    return step
+
+
+def main() -> None:
+    """Measure and print per-frame medians, frames/s and the server / raw ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=80)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    args = parser.parse_args()
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    jpegs = make_frames(args.frames)
+    count = len(jpegs)
+    rgb = [np.asarray(cv2.cvtColor(cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR),
+                                   cv2.COLOR_BGR2RGB), np.uint8) for j in jpegs]
+    analyzer = FrameAnalyzer()
+    runs: dict[str, list[float]] = {"raw_static": [], "raw_tracking": [], "server": []}
+    for _ in range(args.rounds):  # interleaved so load changes hit every variant alike
+        runs["raw_static"] += timed(raw_runner(rgb, static=True), count)
+        runs["raw_tracking"] += timed(raw_runner(rgb, static=False), count)
+        runs["server"] += timed(server_runner(jpegs, analyzer), count)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"{count} frames x {args.rounds} rounds, 640x480 JPEG, "
+          f"{'all cores' if args.all_cores else 'pinned to one core'}")
+    labels = {"raw_static": "raw FaceMesh, static image mode",
+              "raw_tracking": "raw FaceMesh, tracking mode (reference)",
+              "server": "server frame (JSON load, decode, mesh, signals, update, JSON store)"}
+    for name, label in labels.items():
+        print(f"  {label:<70} {1000 * medians[name]:6.1f} ms  {1 / medians[name]:6.1f} frames/s")
+    ratio = medians["server"] / medians["raw_static"]
+    print(f"ratio server / raw static inference: {ratio:.2f}x (goal <= 1.2x)")
+    print(f"ratio server / raw tracking inference: "
+          f"{medians['server'] / medians['raw_tracking']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
