@@ -20,6 +20,8 @@ from issuer.db import make_engine, make_session_factory, upgrade_database
 from issuer.errors import Conflict, IssuerError
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import create_staff
+from liveness import LivenessError, parse_challenges
+from tee_sim import TeeError
 from web.config import ConfigError, config_from_env
 from web.device.phones import ensure_manufacturer
 
@@ -78,12 +80,15 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         config = config_from_env()
+        challenges = config.get("CARDSIM_LIVENESS_CHALLENGES")
+        if isinstance(challenges, tuple):
+            parse_challenges([str(c) for c in challenges])
         prepare_instance(config)
         accounts = ensure_demo_staff(config) if args.demo_staff else []
         from web.app import create_app
 
         app = create_app(config) if args.workers == 1 else None
-    except (ConfigError, IssuerError, OSError) as exc:
+    except (ConfigError, IssuerError, LivenessError, TeeError, OSError) as exc:
         print(f"cardsim serve: {exc}", file=sys.stderr)
         return 1
     url = f"http://{args.host}:{args.port}"

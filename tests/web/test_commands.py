@@ -1,0 +1,129 @@
+"""`cardsim serve` and `cardsim demo` as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.api_driver import IDENTITY
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def instance_env(directory: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"sqlite:///{directory / 'cardsim.db'}",
+            "CARDSIM_KEY_FILE": str(directory / "keys.json"),
+            "CARDSIM_DEVICE_DIR": str(directory / "devices"), **extra}
+
+
+def cardsim(*args: str, env: dict[str, str],
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env"),
+    [(["serve", "--port", "70000"], {}), (["serve", "--workers", "0"], {}),
+     (["serve", "--port", "5999"], {"CARDSIM_APPLICATION_TTL_HOURS": "soon"}),
+     (["serve", "--port", "5999"], {"CARDSIM_LIVENESS_CHALLENGES": "blink,fly"})],
+)
+def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, args: list[str],
+                                               extra_env: dict[str, str]) -> None:
+    done = cardsim(*args, env=instance_env(tmp_path, **extra_env))
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def call(url: str, method: str = "GET", body: Any = None, token: str | None = None
+         ) -> tuple[int, dict[str, Any]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "3",
+             "--demo-staff"], cwd=REPO, env=instance_env(tmp_path), stdout=out,
+            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if call(url + "/api/v1/openapi.json")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError(log.read_text())
+        yield url, log
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_several_workers_serve_one_applicant(gunicorn_server: tuple[str, Path]) -> None:
+    url, log = gunicorn_server
+    status, created = call(url + "/api/v1/applications", "POST", {"consent": True})
+    assert status == 201
+    base, token = f"{url}/api/v1/applications/{created['id']}", created["access_token"]
+    assert call(base + "/identity", "POST", IDENTITY, token)[0] == 200
+    for _ in range(12):  # requests land on different workers; all see the same state
+        status, body = call(base, token=token)
+        assert status == 200 and body["state"] == "identity_submitted"
+    status, session = call(base + "/liveness/sessions", "POST", {}, token)
+    assert status == 201 and session["attempts_left"] == 2
+    status, phone = call(url + "/device/phones", "POST", {"profile": "genuine"})
+    assert status == 201
+    for _ in range(6):
+        assert call(f"{url}/device/phones/{phone['device_id']}")[0] == 200
+    text = log.read_text()
+    assert len(set(re.findall(r"Booting worker with pid: (\d+)", text))) == 3, text
+    assert re.search(r"demo staff account demo \(supervisor\) password demo-[0-9a-f]{16}", text)
+
+
+@pytest.mark.slow
+def test_demo_prints_the_issued_masked_card(tmp_path: Path) -> None:
+    done = cardsim("demo", "--instance", str(tmp_path), env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.match(r"Issued card: 62\d{4}\*{6}\d{4}  expires \d\d/\d\d  holder \S+  "
+                    r"status active  credit limit CNY [\d,]+$", last), last
+    assert "[demo] liveness passed" in done.stdout
+    assert not re.search(r"(?<!\d)62\d{14}(?!\d)", done.stdout)  # never a full PAN
