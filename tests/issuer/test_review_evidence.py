@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from issuer.onboarding import record_liveness_result, save_liveness_state
+from issuer.interview import TranscriptEntry
+from issuer.onboarding import record_interview, record_liveness_result, save_liveness_state
 from issuer.review_case import load_case
 from issuer.staff_accounts import create_staff
 from issuer.staff_plots import SVG_NS
@@ -69,7 +70,17 @@ def test_case_page_shows_timings_reasons_and_plots(
             record_liveness_result(s, application_id=flow.application_id, passed=passed,
                                    score=verdict.score, details=details,
                                    keyframes=list(verdict.keyframes), now=NOW)
-    flow.interview().bind().sign().decide()
+    transcript = [
+        TranscriptEntry("voluntary", "Are you applying of your own free will?", "no", 2500,
+                        False, ("interview_not_voluntary",)).to_dict(),
+        TranscriptEntry("annual_fee", "What is the annual fee?", "CNY 200", 4100, True,
+                        ()).to_dict(),
+    ]
+    with session_factory.begin() as s:
+        record_interview(s, application_id=flow.application_id,
+                         answers={"transcript": transcript, "elapsed_ms": 9000},
+                         flags=["interview_not_voluntary"], script_version="v1", now=NOW)
+    flow.bind().sign().decide()
     with session_factory.begin() as s:
         view = create_staff(s, username="rita", password="correct horse battery",
                             role="reviewer", now=NOW)
@@ -77,6 +88,11 @@ def test_case_page_shows_timings_reasons_and_plots(
                             session_expires_at=NOW + timedelta(hours=1))
     with session_factory() as s:
         case = load_case(s, application_id=flow.application_id, viewer=viewer, now=NOW)
+    assert case.interview is not None
+    first = case.interview.answers[0]
+    assert (first.question, first.answer, first.seconds, first.flags) == (
+        "Are you applying of your own free will?", "no", 2.5, ("interview_not_voluntary",))
+    assert case.interview.flags == ("interview_not_voluntary",)
     failed, passed_session = case.liveness
     assert failed.failure_reasons == ("open_mouth timed out",)
     assert [(c.name, c.passed) for c in failed.challenges] == [
