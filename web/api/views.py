@@ -20,6 +20,7 @@ from web.applicant.stepper import step_for
 from web.applicant_auth import bearer_application
 from web.clock import now
 from web.database import db_session, mark_for_commit_despite_error
+from web.device.pin_check import verify_cardholder_pin
 from web.errors import WebError
 from web.flow import (
     agreement_step,
@@ -281,8 +282,6 @@ def activate(application_id: str) -> Response:
 def reveal(application_id: str) -> Response:
     application = bearer_application(application_id)
     body = json_object(allow_empty=False)
-    from web.device.pin_check import verify_cardholder_pin
-
     verify_cardholder_pin(application_id=application.id, device_id=body.get("device_id"),
                           pin=body.get("pin"))
     details = card_step.reveal(application_id=application.id)

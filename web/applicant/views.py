@@ -30,6 +30,7 @@ from web.applicant_auth import (
 )
 from web.clock import now
 from web.database import db_session, mark_for_commit_despite_error
+from web.device.pin_check import verify_cardholder_pin
 from web.device.profiles import PROFILES
 from web.errors import render_form_errors_with
 from web.flow import (
@@ -373,8 +374,6 @@ def card_activate() -> Response:
 def card_reveal() -> Response:
     application = cookie_application()
     body = json_object()
-    from web.device.pin_check import verify_cardholder_pin
-
     verify_cardholder_pin(application_id=application.id, device_id=body.get("device_id"),
                           pin=body.get("pin"))
     details = card_step.reveal(application_id=application.id)

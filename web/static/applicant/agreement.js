@@ -20,6 +20,7 @@
     try {
       await phone.ensureDevice();
       const offer = await api.post(root.dataset.promptUrl, {});
+      api.setText(document.getElementById("agreement-text"), offer.prompt);
       report("pending", "Read the agreement on your phone and press its Confirm button.");
       const signed = await phone.confirmOnPhone(offer.prompt, offer.nonce);
       const outcome = await api.post(root.dataset.signatureUrl, {

@@ -1,0 +1,55 @@
+"""Configuration from the environment and the stepper, without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from issuer.states import ApplicationState
+from web.applicant.stepper import STEP_OF_STATE, stepper
+from web.config import DEFAULT_DATABASE_URL, ConfigError, config_from_env
+from web.security_headers import CONTENT_SECURITY_POLICY
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_documented_values() -> None:
+    config = config_from_env({})
+    assert config["DATABASE_URL"] == DEFAULT_DATABASE_URL == "sqlite:///instance/cardsim.db"
+    assert config["CARDSIM_KEY_FILE"] == Path("instance/issuer-keys.json")
+    assert config["CARDSIM_DEVICE_DIR"] == Path("instance/devices")
+    assert config["CARDSIM_LIVENESS_CHALLENGES"] is None
+    assert config["CARDSIM_APPLICATION_TTL_HOURS"] == 72.0
+    assert config["SESSION_COOKIE_HTTPONLY"] is True and config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_environment_overrides() -> None:
+    config = config_from_env({
+        "DATABASE_URL": "postgresql+psycopg://x@h/db", "CARDSIM_KEY_FILE": "/k.json",
+        "CARDSIM_DEVICE_DIR": "/d", "CARDSIM_LIVENESS_CHALLENGES": " blink, nod ,",
+        "CARDSIM_APPLICATION_TTL_HOURS": "0.5", "CARDSIM_SECURE_COOKIES": "1",
+    })
+    assert config["DATABASE_URL"] == "postgresql+psycopg://x@h/db"
+    assert config["CARDSIM_LIVENESS_CHALLENGES"] == ("blink", "nod")
+    assert config["CARDSIM_APPLICATION_TTL_HOURS"] == 0.5
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("ttl", ["soon", "0", "-3", "1e9", "nan"])
+def test_bad_ttl_is_a_clear_error(ttl: str) -> None:
+    with pytest.raises(ConfigError, match="CARDSIM_APPLICATION_TTL_HOURS"):
+        config_from_env({"CARDSIM_APPLICATION_TTL_HOURS": ttl})
+
+
+def test_every_state_has_a_page_and_the_stepper_marks_progress() -> None:
+    assert set(STEP_OF_STATE) == set(ApplicationState)
+    items = stepper("device")
+    assert [i.status for i in items] == ["done"] * 4 + ["current"] + ["todo"] * 3
+
+
+def test_csp_forbids_inline_code_and_framing() -> None:
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "style-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
