@@ -291,9 +291,19 @@ def _start_time(details: dict[str, Any]) -> float:
     return min(times) if times else 0.0
 
 
-def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvidence:
-    """Timings, failure reasons and trace plots of one stored liveness session."""
-    details = dict(result.details or {})
+@dataclass(frozen=True)
+class EvidenceSummary:
+    """What the case page shows of one session's stored liveness details."""
+
+    challenges: tuple[ChallengeTiming, ...]
+    failure_reasons: tuple[str, ...]
+    keyframe_labels: tuple[str, ...]
+    plots: tuple[str, ...]
+
+
+def summarise_liveness_details(details: dict[str, Any]) -> EvidenceSummary:
+    """Timings (seconds from the session start), reasons and SVG plots from the details the
+    liveness package reported. Tolerates any JSON: missing or odd fields are left out."""
     t0 = _start_time(details)
     challenges = _challenges(details, t0)
     reasons_raw = details.get("failure_reasons") or []
@@ -301,15 +311,24 @@ def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvide
         str(r.get("message") or r.get("code")) if isinstance(r, dict) else str(r)
         for r in (reasons_raw if isinstance(reasons_raw, list) else [reasons_raw])
     )
+    labels_raw = details.get("keyframe_labels")
+    labels = tuple(str(label) for label in labels_raw) if isinstance(labels_raw, list) else ()
+    return EvidenceSummary(challenges=challenges, failure_reasons=reasons,
+                           keyframe_labels=labels, plots=_plots(details, challenges, t0))
+
+
+def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvidence:
+    """Timings, failure reasons and trace plots of one stored liveness session."""
+    details = dict(result.details or {})
+    summary = summarise_liveness_details(details)
     keyframe_ids = tuple(session.scalars(
         select(LivenessKeyframe.id).where(LivenessKeyframe.liveness_result_id == result.id)
         .order_by(LivenessKeyframe.position)))
     return LivenessEvidence(
         id=result.id, passed=result.passed, score=result.score, created_at=result.created_at,
-        keyframe_ids=keyframe_ids,
-        keyframe_labels=tuple(str(label) for label in details.get("keyframe_labels") or ()),
-        challenges=challenges, failure_reasons=reasons,
-        plots=_plots(details, challenges, t0), details=details,
+        keyframe_ids=keyframe_ids, keyframe_labels=summary.keyframe_labels,
+        challenges=summary.challenges, failure_reasons=summary.failure_reasons,
+        plots=summary.plots, details=details,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from issuer.review_case import summarise_liveness_details
 from issuer.staff_plots import SVG_NS, ChallengeWindow, TraceSeries, render_trace_svg
 
 pytestmark = pytest.mark.unit
@@ -73,3 +74,26 @@ def test_any_samples_give_well_formed_svg(samples: list[tuple[float, float]], na
     )
     root = ET.fromstring(render_trace_svg(series=series))
     assert root.tag == f"{{{SVG_NS}}}svg"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=40,
+)
+detail_keys = st.sampled_from(["challenges", "failure_reasons", "traces", "keyframe_labels",
+                               "thresholds", "started_at", "t", "ear_left", "yaw", "name"])
+
+
+@given(st.dictionaries(detail_keys | st.text(max_size=6), json_values, max_size=6),
+       st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6,
+                          max_value=1e6), max_size=8))
+def test_any_stored_details_summarise_without_error(details: dict[str, object],
+                                                    column: list[float]) -> None:
+    # Sometimes give a well-formed trace so the plotting path runs on odd neighbours.
+    if column:
+        details = {**details, "traces": {"t": column, "yaw": list(reversed(column))}}
+    summary = summarise_liveness_details(details)
+    for svg in summary.plots:
+        ET.fromstring(svg)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from issuer.models import LivenessKeyframe, StaffUser
 from issuer.permissions import Permission, has_permission
 from issuer.review_models import PendingOverride
-from tests.web.staff.conftest import PASSWORD, ROLES, Console
+from tests.web.staff.conftest import PASSWORD, ROLES, Console, csrf_token
 
 pytestmark = pytest.mark.integration
 
@@ -127,9 +127,14 @@ def test_matrix_covers_every_console_route(console: Console) -> None:
 def test_without_a_session_every_route_sends_to_login(console: Console) -> None:
     for route in build_routes(console):
         client = console.app.test_client()
+        token = csrf_token(client)  # a valid form token, but nobody logged in
+        data = {"csrf_token": token, **route.data}
         if route.method == "GET":
-            page = client.get(route.path)
-            assert page.status_code == 303 and page.headers["Location"].endswith("/staff/login")
-            api = client.get(route.path, headers={"Accept": "application/json"})
-            assert api.status_code == 401
-            assert api.get_json()["error"]["code"] == "login_required"
+            page, api = client.get(route.path), client.get(
+                route.path, headers={"Accept": "application/json"})
+        else:
+            page, api = client.post(route.path, data=data), client.post(
+                route.path, data=data, headers={"Accept": "application/json"})
+        assert page.status_code == 303 and page.headers["Location"].endswith("/staff/login")
+        assert api.status_code == 401, route
+        assert api.get_json()["error"]["code"] == "login_required"
