@@ -72,10 +72,10 @@ class QueuePage:
     device_profiles: tuple[str, ...]
 
 
-def _profile(binding: DeviceBinding | None) -> str | None:
-    if binding is None or binding.security_level is None:
+def _profile(security_level: str | None, boot_state: str | None) -> str | None:
+    if security_level is None:
         return None
-    return f"{binding.security_level}/{binding.verified_boot_state or '?'}"
+    return f"{security_level}/{boot_state or '?'}"
 
 
 def _day_start(day: date) -> datetime:
@@ -92,7 +92,9 @@ def list_queue(
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
     pending = select(PendingOverride.application_id).where(PendingOverride.status == "pending")
-    query = select(Application).where(Application.state != ApplicationState.STARTED.value)
+    query = select(Application.id, Application.state, Application.created_at,
+                   Application.updated_at).where(
+        Application.state != ApplicationState.STARTED.value)
     if filters.state:
         query = query.where(Application.state == filters.state)
     if filters.date_from:
@@ -118,20 +120,28 @@ def list_queue(
         else_=2,
     )
     query = query.order_by(priority, Application.updated_at.desc(), Application.id)
-    applications = list(session.scalars(query))
+    applications = session.execute(query).all()
+    # One query each for the latest decision and the latest accepted binding of every case.
+    latest_decision = select(func.max(Decision.id)).group_by(Decision.application_id)
+    decisions = {row.application_id: (row.outcome, tuple(row.reasons or ()))
+                 for row in session.execute(select(
+                     Decision.application_id, Decision.outcome, Decision.reasons)
+                     .where(Decision.id.in_(latest_decision)))}
+    latest_binding = select(func.max(DeviceBinding.id)).where(
+        DeviceBinding.accepted.is_(True)).group_by(DeviceBinding.application_id)
+    profiles = {row.application_id: _profile(row.security_level, row.verified_boot_state)
+                for row in session.execute(select(
+                    DeviceBinding.application_id, DeviceBinding.security_level,
+                    DeviceBinding.verified_boot_state)
+                    .where(DeviceBinding.id.in_(latest_binding)))}
 
     rows: list[QueueRow] = []
     all_reasons: set[str] = set()
     all_profiles: set[str] = set()
     pending_ids = set(session.scalars(pending))
     for application in applications:
-        decision = session.scalar(select(Decision).where(
-            Decision.application_id == application.id).order_by(Decision.id.desc()).limit(1))
-        binding = session.scalar(select(DeviceBinding).where(
-            DeviceBinding.application_id == application.id, DeviceBinding.accepted.is_(True))
-            .order_by(DeviceBinding.id.desc()).limit(1))
-        reasons = tuple(decision.reasons) if decision is not None else ()
-        profile = _profile(binding)
+        outcome, reasons = decisions.get(application.id, (None, ()))
+        profile = profiles.get(application.id)
         all_reasons.update(reasons)
         if profile:
             all_profiles.add(profile)
@@ -143,8 +153,7 @@ def list_queue(
             application_id=application.id, state=application.state,
             created_at=application.created_at, updated_at=application.updated_at,
             applicant_name=None,  # filled below for the page only
-            outcome=decision.outcome if decision is not None else None, reasons=reasons,
-            device_profile=profile, assignee=None,
+            outcome=outcome, reasons=reasons, device_profile=profile, assignee=None,
             override_pending=application.id in pending_ids, masked_pan=None,
         ))
     page = rows[offset:offset + limit]
