@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from issuer.review_queue import normalise_search
@@ -21,6 +21,7 @@ def test_full_card_numbers_are_masked() -> None:
     assert normalise_search(None) is None
 
 
+@settings(deadline=None)  # timing varies on a loaded CI machine
 @given(st.text(alphabet="0123456789", min_size=12, max_size=19))
 def test_no_full_number_survives(number: str) -> None:
     shown = normalise_search(number)
