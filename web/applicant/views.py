@@ -161,11 +161,11 @@ def liveness() -> Any:
                  challenges_total=len(challenges) if challenges else 3)
 
 
-def _liveness_reply(application_id: str, status: liveness_step.LivenessStatus) -> Response:
+def _liveness_reply(status: liveness_step.LivenessStatus) -> Response:
     body = status.to_dict()
     if status.finished:
-        view = cookie_application()
-        body["next_url"] = _next_url(view) if view.id == application_id else None
+        state = ApplicationState(status.application_state)
+        body["next_url"] = url_for(STEP_ENDPOINTS[step_for(state)])
     return jsonify(body)
 
 
@@ -185,7 +185,7 @@ def liveness_frame() -> Response:
         application_id=application.id, sessions_used=application.liveness_sessions,
         jpeg=jpeg, client_timestamp_ms=request.headers.get("X-Client-Timestamp"),
     )
-    return _liveness_reply(application.id, status)
+    return _liveness_reply(status)
 
 
 # --- interview ------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from werkzeug.serving import make_server
 
 DEMO_CHALLENGES = ("blink", "turn_left", "open_mouth")
 FRAME_INTERVAL_S = 0.1
-CLIP_FPS = 30
 MAX_LIVENESS_SECONDS = 90.0
 
 DEMO_IDENTITY = {
@@ -97,9 +96,8 @@ def clip_jpegs(challenges: Sequence[str]) -> list[bytes]:
     """The browser clip (liveness corpus) at 10 fps, JPEG-encoded like the page's canvas."""
     from liveness.corpus import encode_jpeg, make_browser_clip
 
-    frames = make_browser_clip(challenges=challenges, fps=CLIP_FPS)
-    step = round(CLIP_FPS * FRAME_INTERVAL_S)
-    return [encode_jpeg(frame, quality=70) for frame in frames[::step]]
+    frames = make_browser_clip(challenges=challenges, fps=round(1 / FRAME_INTERVAL_S))
+    return [encode_jpeg(frame, quality=70) for frame in frames]
 
 
 def _looped(frames: Sequence[bytes]) -> Iterator[bytes]:
