@@ -179,3 +179,19 @@ def test_rooted_phone_is_refused_with_its_reason(live_server: LiveServer, live_c
                       "signed by its manufacturer."), result
     assert page.inner_text("#binding-attempts") == "2"
     assert page.is_visible("#binding-other")
+
+
+def test_missing_camera_gets_a_helpful_message(live_server: LiveServer,
+                                               launch_browser: BrowserLauncher,
+                                               screenshots: Screenshots) -> None:
+    page = new_page(launch_browser, None)  # no fake device: this browser has no camera
+    start_application(page, live_server, screenshots)
+    page.click("#liveness-start")
+    page.wait_for_selector("#camera-message:not([hidden])")
+    screenshots.take(page, "no-camera")
+    message = page.inner_text("#camera-message")
+    assert "camera" in message.lower() and "Try again" in message, message
+    assert page.get_attribute("#camera-message", "data-error") in (
+        "NotFoundError", "NotReadableError", "NotAllowedError", "OverconstrainedError")
+    assert page.is_visible("#liveness-retry")
+    assert page.get_attribute("#liveness", "data-status") == "idle"  # no attempt was used

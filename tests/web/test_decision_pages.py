@@ -1,0 +1,68 @@
+"""The decision page: manual review, coming back later to a staff decision, and the card."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from issuer.decisions import record_staff_decision
+from issuer.staff_accounts import create_staff
+from tests.web.api_driver import (
+    ApiApplicant,
+    Phone,
+    bind_phone,
+    sign_agreement,
+    start_applicant,
+)
+from web.database import app_database
+
+pytestmark = pytest.mark.integration
+
+
+def signed_applicant(client: FlaskClient, app: Flask, **answers: str) -> ApiApplicant:
+    applicant = start_applicant(client, app)
+    assert applicant.submit_identity().status_code == 200
+    applicant.pass_liveness()
+    assert applicant.answer_interview(**answers).status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200
+    return applicant
+
+
+def open_in_browser(client: FlaskClient, applicant: ApiApplicant) -> None:
+    """The same application in the browser session (id + token, as after /start)."""
+    with client.session_transaction() as session:
+        session["application_id"] = applicant.application_id
+        session["access_token"] = applicant.token
+
+
+def test_manual_review_page_then_the_staff_decision_when_coming_back(
+    client: FlaskClient, app: Flask
+) -> None:
+    applicant = signed_applicant(client, app, voluntary="no")
+    open_in_browser(client, applicant)
+    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    assert 'data-outcome="manual_review"' in page and "review your application" in page
+    assert "Get my card" not in page
+    now = datetime.now(UTC)
+    with app_database(app).sessions() as session, session.begin():
+        staff = create_staff(session, username="rita", password="a long staff password",
+                             role="supervisor", now=now)
+        record_staff_decision(session, application_id=applicant.application_id,
+                              staff_user_id=staff.id, outcome="approved",
+                              note="called the applicant: voluntary after all", now=now)
+    later = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    assert 'data-outcome="approved"' in later and "Get my card" in later
+
+
+def test_declined_page_is_clear_and_final(client: FlaskClient, app: Flask) -> None:
+    applicant = signed_applicant(client, app, paid_or_asked="yes")
+    open_in_browser(client, applicant)
+    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    assert 'data-outcome="declined"' in page and "cannot offer you a card" in page
+    assert "interview_paid_to_apply" not in page  # internal reason codes stay internal
+    assert client.get("/application/card").headers["Location"].endswith("/decision")
