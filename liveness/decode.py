@@ -21,6 +21,40 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
+# Start-of-frame markers (baseline, extended, progressive, lossless; not DHT C4, JPG C8, DAC CC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the JPEG's start-of-frame header, read before any decoding.
+
+    The header costs nothing to send but sizes the decoder's buffer: a 600-byte file declaring
+    30000x30000 would otherwise make OpenCV allocate gigabytes before the size check.
+    """
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in _JPEG_SOF:
+            if length < 7 or i + 9 > len(data):
+                return None
+            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7],
+                                                                             "big")
+        if marker == 0xDA or length < 2:  # image data before any frame header
+            return None
+        i += 2 + length
+    return None
+
+
 def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
     """Decode a JPEG or PNG frame into an 8-bit 3-channel BGR image.
 
@@ -40,6 +74,13 @@ def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
         size = _png_size(data)
         if size is None:
             raise FrameRejected("not_an_image", "the PNG header is malformed")
+        if max(size) > MAX_SIDE:
+            raise FrameRejected("image_too_large",
+                                f"the image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} px")
+    else:
+        size = _jpeg_size(data)
+        if size is None:
+            raise FrameRejected("not_an_image", "the JPEG header is malformed")
         if max(size) > MAX_SIDE:
             raise FrameRejected("image_too_large",
                                 f"the image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} px")
