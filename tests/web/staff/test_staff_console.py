@@ -84,6 +84,7 @@ def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
     html = printable.get_data(as_text=True)
     assert printable.status_code == 200 and "compliance export" in html
     assert "<form" not in html and "<script" not in html
+    assert html.count('src="data:image/') == len(frames)  # images inline: self-contained
 
 
 def test_admin_creates_and_deactivates_accounts(console: Console) -> None:
