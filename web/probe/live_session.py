@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,8 @@ class SessionEnd:
 
 
 def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = None,
-            max_seconds: float = MAX_SECONDS) -> SessionEnd:
+            senders: Sequence[Applicant] = (), max_seconds: float = MAX_SECONDS) -> SessionEnd:
+    senders = tuple(senders) or (applicant,)
     started = applicant.start_liveness()
     if started.status != 201:
         raise ProbeAborted(f"cannot start a liveness session: {started.reason}")
@@ -51,7 +52,8 @@ def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = Non
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        reply = applicant.send_frame(frame, client_ms=int(time.time() * 1000))
+        sender = senders[sent % len(senders)]
+        reply = sender.send_frame(frame, client_ms=int(time.time() * 1000))
         sent += 1
         if not reply.ok:
             return SessionEnd(finished=False, passed=False, reply=reply, frames_sent=sent)
@@ -86,10 +88,15 @@ class _Performer:
             yield self.pending.pop(0) if self.pending else next(self.neutral)
 
 
-def perform_honestly(applicant: Applicant, clips: FaceClips) -> SessionEnd:
-    """Answer every prompt with the matching action (a bona fide applicant)."""
+def perform_honestly(applicant: Applicant, clips: FaceClips, *,
+                     senders: Sequence[Applicant] = ()) -> SessionEnd:
+    """Answer every prompt with the matching action (a bona fide applicant).
+
+    With `senders` (the same application reached through several servers), frame i goes to
+    `senders[i % len(senders)]`.
+    """
     performer = _Performer(clips)
-    return _stream(applicant, performer.frames(), respond=performer.respond)
+    return _stream(applicant, performer.frames(), respond=performer.respond, senders=senders)
 
 
 def replay_clip(applicant: Applicant, frames: tuple[bytes, ...]) -> SessionEnd:

@@ -1,0 +1,56 @@
+"""No per-process state: three server processes on one PostgreSQL database serve one
+applicant's liveness session, each frame going to the next server in turn."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.db_fixtures import fresh_postgres_schema
+from tests.probe.servers import RunningServer, instance_env, start_server
+from web.probe.api import Applicant, Server
+from web.probe.faces import render_face_clips
+from web.probe.live_session import perform_honestly
+
+pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow]
+
+SERVERS = 3
+FRAME_LINE = re.compile(r'"POST /api/v1/applications/[^/]+/liveness/frames HTTP/1\.1" 200')
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[RunningServer]]:
+    """Three `cardsim serve` processes sharing one database, key file and device dir."""
+    for url in fresh_postgres_schema():
+        env = instance_env(tmp_path, database_url=url)
+        running: list[RunningServer] = []
+        try:
+            # The first one migrates the schema; the others find it current.
+            for n in range(SERVERS):
+                running.append(start_server(env, tmp_path / f"server-{n}.log"))
+            yield running
+        finally:
+            for server in running:
+                server.stop()
+
+
+def test_each_frame_to_another_worker_still_reaches_the_verdict(
+    servers: list[RunningServer]
+) -> None:
+    assert len({s.process.pid for s in servers}) == SERVERS
+    first = Server(servers[0].url).new_applicant()
+    first.submit_identity()
+    # The same application and token, reached through each server in turn.
+    through = [Applicant(Server(s.url), first.application_id, first.token) for s in servers]
+    end = perform_honestly(first, render_face_clips(), senders=through)
+    assert end.finished and end.passed, end.reasons
+    assert end.frames_sent >= 3 * SERVERS
+    for applicant in through:  # every server sees the stored verdict
+        assert applicant.state() == "liveness_passed"
+    served = [len(FRAME_LINE.findall(s.log.read_text())) for s in servers]
+    # Round robin: each process handled its third of the frames (by its own access log).
+    assert sum(served) == end.frames_sent
+    assert all(count >= end.frames_sent // SERVERS for count in served), served
