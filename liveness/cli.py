@@ -13,10 +13,12 @@ from pathlib import Path
 from liveness.analyzer import FrameAnalyzer
 from liveness.challenges import parse_challenges
 from liveness.corpus import (
+    ATTACK_TYPES,
     ClipMaker,
     ClipSpec,
     generate_clips,
     make_browser_clip,
+    read_manifest,
     write_corpus,
     write_y4m,
 )
@@ -55,6 +57,8 @@ def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
                      help="bona fide clips per identity half (default 12)")
     gen.add_argument("--attacks-per-type", type=_positive, default=2,
                      help="clips per attack type per half (default 2)")
+    gen.add_argument("--attack-types", default=",".join(ATTACK_TYPES),
+                     help="comma-separated subset of: " + ", ".join(ATTACK_TYPES))
     gen.add_argument("--seed", type=int, default=2024)
     gen.add_argument("--browser-clip", type=Path, default=None,
                      help="also write a looping 640x480 30 fps Y4M clip for Chromium")
@@ -90,11 +94,16 @@ def _fail(message: str) -> int:
 def _generate(args: argparse.Namespace) -> int:
     try:
         challenges = parse_challenges(args.challenges.split(","))
+        kinds = tuple(k.strip() for k in args.attack_types.split(",") if k.strip())
+        unknown = sorted(set(kinds) - set(ATTACK_TYPES))
+        if unknown:
+            return _fail(f"unknown attack type(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(ATTACK_TYPES)}")
         detector = FaceMeshDetector(max_faces=1)
         started = time.perf_counter()
         specs = write_corpus(args.out, generate_clips(
             ClipMaker(detector), per_half=args.per_half, seed=args.seed,
-            attacks_per_type=args.attacks_per_type))
+            attacks_per_type=args.attacks_per_type, attack_types=kinds))
         print(f"wrote {len(specs)} clips ({sum(s.frames for s in specs)} frames) to {args.out} "
               f"in {time.perf_counter() - started:.0f} s")
         if args.browser_clip is not None:
@@ -111,10 +120,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    analyzer = FrameAnalyzer()
     latencies: list[float] = []
     try:
-        clips = analyse_corpus(args.corpus, analyzer, latencies=latencies)
+        read_manifest(args.corpus)  # fail fast, before loading the face mesh
+        clips = analyse_corpus(args.corpus, FrameAnalyzer(), latencies=latencies)
     except LivenessError as exc:
         return _fail(exc.message)
     calibration = [c for c in clips if c.spec.half == "calibration"]

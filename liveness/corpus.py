@@ -325,7 +325,8 @@ def other_order(order: Sequence[str], rng: random.Random) -> tuple[str, ...]:
 
 
 def generate_clips(maker: ClipMaker, *, per_half: int, seed: int, fps: float = CORPUS_FPS,
-                   attacks_per_type: int = 2) -> Iterator[tuple[ClipSpec, list[bytes]]]:
+                   attacks_per_type: int = 2, attack_types: Sequence[str] = ATTACK_TYPES,
+                   ) -> Iterator[tuple[ClipSpec, list[bytes]]]:
     """Yield (spec, JPEG frames) for `per_half` bona fide clips and `attacks_per_type` clips of
     each attack type in each half of the corpus (halves split by identity)."""
     rng = random.Random(seed)
@@ -340,7 +341,7 @@ def generate_clips(maker: ClipMaker, *, per_half: int, seed: int, fps: float = C
             spec = ClipSpec(f"{source.name}-bona-{n:02d}", BONA_FIDE, source.name, source.half,
                             order, order, fps)
             yield spec, [encode_jpeg(f) for f in frames]
-        for kind in ATTACK_TYPES:
+        for kind in attack_types:
             for n in range(attacks_per_type):
                 look = random_look(rng, mirror=n % 2 == 1)
                 order = tuple(c.value for c in rng.sample(list(Challenge), 3))

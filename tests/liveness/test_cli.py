@@ -85,6 +85,8 @@ def test_generate_corpus_then_eval(tmp_path: Path) -> None:
             "1",
             "--attacks-per-type",
             "1",
+            "--attack-types",
+            "static_photo,two_faces",
         ],
         capture_output=True,
         text=True,
