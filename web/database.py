@@ -54,6 +54,18 @@ def db_session() -> Session:
     return session
 
 
+def commit_before_slow_work() -> None:
+    """Commit what the request did so far and release its locks before CPU-heavy work.
+
+    SQLite transactions here hold the database write lock (BEGIN IMMEDIATE) and PostgreSQL
+    ones the application's row lock; face analysis of a frame must not run under them. The
+    rest of the request runs in a new transaction, which must re-check what it relies on.
+    """
+    session: Session | None = g.get("_db_session")
+    if session is not None:
+        session.commit()
+
+
 def mark_for_commit_despite_error() -> None:
     """Keep this request's writes although the response is an error.
 

@@ -93,3 +93,32 @@ def test_photo_attacks_fail_with_reasons_until_attempts_run_out(
     assert applicant.post("/liveness/sessions").status_code == 409
     decision = applicant.get("/decision").get_json()
     assert decision["outcome"] == "declined" and decision["reasons"]
+
+
+def test_concurrent_frames_of_one_session_never_lose_an_update(
+    app: Flask, clock: SteppingClock, live_jpegs: list[bytes]
+) -> None:
+    """Frames are analysed outside the database lock; a frame that raced another is refused
+    (409) instead of overwriting the state the other one produced."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with app.test_client() as client:
+        applicant = ready_applicant(client, app)
+        assert applicant.post("/liveness/sessions").status_code == 201
+
+    def post(jpeg: bytes) -> int:
+        with app.test_client() as own:
+            response = own.post(applicant.base + "/liveness/frames", data=jpeg,
+                                content_type="image/jpeg", headers=applicant.headers())
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(post, live_jpegs[:16]))
+    assert set(statuses) <= {200, 409}, statuses
+    assert 200 in statuses
+    with app.test_client() as client:
+        applicant.client = client
+        clock.advance(0.1)
+        follow_up = client.post(applicant.base + "/liveness/frames", data=live_jpegs[16],
+                                content_type="image/jpeg", headers=applicant.headers())
+        assert follow_up.status_code == 200

@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 
 import liveness
+from issuer.applications import lock_application
 from issuer.errors import Conflict
 from issuer.onboarding import (
     MAX_LIVENESS_SESSIONS,
@@ -23,7 +24,7 @@ from issuer.onboarding import (
 )
 from issuer.states import ApplicationState
 from web.clock import now
-from web.database import db_session
+from web.database import commit_before_slow_work, db_session
 
 _analyzer: liveness.FrameAnalyzer | None = None
 _analyzer_lock = threading.Lock()
@@ -105,9 +106,17 @@ def submit_frame(
     if stored is None:
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_json(json.dumps(stored))
-    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=now().timestamp(),
+    received = now().timestamp()
+    commit_before_slow_work()
+    outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
                                      client_timestamp_ms=_client_ms(client_timestamp_ms),
                                      analyzer=frame_analyzer())
+    # Compare-and-set under the application lock: the state may only advance from the version
+    # this frame was applied to.
+    lock_application(db_session(), application_id=application_id, now=now())
+    if load_liveness_state(db_session(), application_id=application_id) != stored:
+        raise Conflict("another frame of this session was processed meanwhile; "
+                       "send frames one at a time")
     status = dict(outcome.status)
     attempts_left = MAX_LIVENESS_SESSIONS - sessions_used
     if status.get("status") == "in_progress":
