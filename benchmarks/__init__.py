@@ -1,0 +1,1 @@
+"""Performance measurements (never part of the test suite); see benchmarks/README.md."""
