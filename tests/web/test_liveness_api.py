@@ -70,6 +70,9 @@ def test_a_live_clip_passes_and_a_bad_frame_changes_nothing(
     started = applicant.post("/liveness/sessions")
     assert started.status_code == 201
     assert started.get_json()["liveness"]["challenges_total"] == 3
+    resumed = applicant.post("/liveness/sessions")  # a reload: the same session, no attempt
+    assert resumed.status_code == 200 and resumed.get_json()["resumed"] is True
+    assert resumed.get_json()["attempts_left"] == 2
     junk = client.post(applicant.base + "/liveness/frames", data=b"GIF89a not a jpeg",
                        content_type="image/jpeg", headers=applicant.headers())
     assert junk.status_code == 422 and junk.get_json()["error"]["code"].startswith("frame")

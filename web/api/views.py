@@ -102,7 +102,7 @@ def liveness_session(application_id: str) -> tuple[Response, int]:
     application = bearer_application(application_id)
     status = liveness_step.start_liveness(application_id=application.id,
                                           sessions_used=application.liveness_sessions)
-    return jsonify(status.to_dict()), 201
+    return jsonify(status.to_dict()), 200 if status.resumed else 201
 
 
 @api_bp.post("/applications/<application_id>/liveness/frames")

@@ -49,6 +49,7 @@ class LivenessStatus:
     passed: bool
     reasons: list[dict[str, str]]
     application_state: str
+    resumed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON body for the client."""
@@ -59,6 +60,7 @@ class LivenessStatus:
             "passed": self.passed,
             "reasons": self.reasons,
             "application_state": self.application_state,
+            "resumed": self.resumed,
         }
 
 
@@ -68,19 +70,34 @@ def _challenges() -> list[str] | None:
 
 
 def start_liveness(*, application_id: str, sessions_used: int) -> LivenessStatus:
-    """Begin a new liveness session (one of at most three)."""
+    """Begin a liveness session (one of at most three), or resume the one in progress.
+
+    Resuming (after a reload) uses no attempt: the session's own clock keeps running, so a
+    session left too long fails on its next frame, with its reason, like any other.
+    """
+    stored = load_liveness_state(db_session(), application_id=application_id)
+    if stored is not None:
+        state = liveness.SessionState.from_json(json.dumps(stored))
+        return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - sessions_used,
+                               resumed=True)
     if sessions_used >= MAX_LIVENESS_SESSIONS:
         raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
     state = liveness.new_session(challenges=_challenges(), now=now().timestamp())
     number = save_liveness_state(db_session(), application_id=application_id,
                                  state=json.loads(state.to_json()), new_session=True, now=now())
+    return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - number, resumed=False)
+
+
+def _opening_status(state: liveness.SessionState, *, attempts_left: int,
+                    resumed: bool) -> LivenessStatus:
     status = {
         "status": "in_progress", "prompt": None, "prompt_text": "Look into the camera",
         "challenge_index": 0, "challenges_total": len(state.challenges),
-        "seconds_left": None, "face_found": False, "hint": "",
+        "seconds_left": None, "face_found": False,
+        "hint": "Resuming your camera check" if resumed else "",
     }
-    return LivenessStatus(liveness=status, attempts_left=MAX_LIVENESS_SESSIONS - number,
-                          finished=False, passed=False, reasons=[],
+    return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=False,
+                          passed=False, reasons=[], resumed=resumed,
                           application_state=ApplicationState.IDENTITY_SUBMITTED.value)
 
 
