@@ -67,7 +67,8 @@ def passive_failures(traces: Mapping[str, Sequence[float | None]], counters: _Co
     frames = len(traces["t"])
     if frames == 0:
         return failures
-    if counters.multi_face_frames > th.max_multi_face_frames:
+    if counters.multi_face_frames >= 3 and \
+            counters.multi_face_frames > th.max_multi_face_fraction * frames:
         failures.append(("multiple_faces",
                          f"{counters.multi_face_frames} frames showed more than one face"))
     widths = [w for w, c in zip(traces["face_width"], traces["face_count"], strict=True)

@@ -75,6 +75,7 @@ class SessionState:
     max_frozen_run: float = 0.0
     fast_frames: int = 0
     multi_face_frames: int = 0
+    multi_face_run: int = 0
     keyframes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -236,8 +237,12 @@ class _Step:
         self._trace(frozen)
         if self.sig.face_count >= 2:
             s.multi_face_frames += 1
-            if s.multi_face_frames > self.th.max_multi_face_frames:
-                self._fail("multiple_faces", "more than one face was in view")
+            s.multi_face_run += 1
+            if s.multi_face_run >= self.th.multi_face_run_frames:
+                self._fail("multiple_faces", f"a second face was in view for "
+                                             f"{s.multi_face_run} consecutive frames")
+        else:
+            s.multi_face_run = 0
         s.last_time, s.last_digest = t, self.digest
         if self.client_ms is not None:
             s.last_client_ms = self.client_ms

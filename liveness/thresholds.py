@@ -37,7 +37,10 @@ class Thresholds:
     min_exposure: float = 35.0  # mean grey of the face crop, median
     max_exposure: float = 225.0
     min_micro_motion: float = 0.012  # 90th percentile non-rigid residual / eye span, neutral frames
-    max_multi_face_frames: int = 2  # more frames than this with two or more faces fails
+    # A second face in this many consecutive frames, or in more than this share of frames,
+    # fails; isolated detector false positives (a helmet ring read as a face) are tolerated.
+    multi_face_run_frames: int = 3
+    max_multi_face_fraction: float = 0.2
     frozen_mad: float = 0.12  # mean abs difference (grey levels) of 32x32 face thumbnails
     max_frozen_run_seconds: float = 0.8
     max_frozen_fraction: float = 0.25
