@@ -36,7 +36,7 @@ class Thresholds:
     min_sharpness: float = 15.0  # variance of Laplacian of the 128-px face crop, median
     min_exposure: float = 35.0  # mean grey of the face crop, median
     max_exposure: float = 225.0
-    min_micro_motion: float = 0.012  # 90th percentile non-rigid residual / eye span, neutral frames
+    min_micro_motion: float = 0.008  # 90th percentile non-rigid residual / eye span, neutral frames
     # A second face in this many consecutive frames, or in more than this share of frames,
     # fails; isolated detector false positives (a helmet ring read as a face) are tolerated.
     multi_face_run_frames: int = 3
