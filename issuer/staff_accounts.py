@@ -84,6 +84,12 @@ def authenticate_staff(
             _HASHER.verify(_DUMMY_HASH, password)
         raise AccessDenied("unknown username or wrong password")
     if not user.active:
+        # Answer like a wrong password unless the password is right, so the message
+        # does not tell a stranger that the username exists.
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise AccessDenied("unknown username or wrong password") from None
         raise AccountLocked("this account is deactivated")
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLocked("too many failed logins; try again later")

@@ -72,3 +72,19 @@ def test_cli_create_staff(migrated_url: str, capsys: pytest.CaptureFixture[str])
     assert cardsim(["create-staff", "eve", "--role", "admin", "--password", "short",
                     "--database-url", migrated_url]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_deactivated_account_not_revealed_without_its_password(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as s:
+        create_staff(s, username="dave", password=PASSWORD, role="reviewer", now=NOW)
+        user = s.scalar(select(StaffUser).where(StaffUser.username == "dave"))
+        assert user is not None
+        user.active = False
+    with session_factory() as s, pytest.raises(AccessDenied) as wrong:
+        authenticate_staff(s, username="dave", password="not the password", now=NOW)
+    assert not isinstance(wrong.value, AccountLocked)
+    assert str(wrong.value) == "unknown username or wrong password"
+    with session_factory() as s, pytest.raises(AccountLocked):
+        authenticate_staff(s, username="dave", password=PASSWORD, now=NOW)
