@@ -94,9 +94,10 @@ def _b64(data: bytes) -> str:
 
 def clip_jpegs(challenges: Sequence[str]) -> list[bytes]:
     """The browser clip (liveness corpus) at 10 fps, JPEG-encoded like the page's canvas."""
-    from liveness.corpus import encode_jpeg, make_browser_clip
+    from liveness.corpus import encode_jpeg
+    from web.commands.demo_clip import demo_clip_frames
 
-    frames = make_browser_clip(challenges=challenges, fps=round(1 / FRAME_INTERVAL_S))
+    frames = demo_clip_frames(challenges, fps=round(1 / FRAME_INTERVAL_S))
     return [encode_jpeg(frame, quality=70) for frame in frames]
 
 
