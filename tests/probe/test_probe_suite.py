@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     instance = tmp_path_factory.mktemp("probe-instance")
     running = start_server(instance_env(instance), instance / "server.log")
     try:
-        for role, user in STAFF.items():
-            created = cardsim(running.env, "create-staff", user, "--role", role,
-                              "--password", f"{user}-password-1")
-            assert created.returncode == 0, created.stderr
+        with ThreadPoolExecutor() as pool:
+            created = list(pool.map(lambda item: cardsim(
+                running.env, "create-staff", item[1], "--role", item[0], "--password",
+                f"{item[1]}-password-1"), STAFF.items()))
+        assert all(c.returncode == 0 for c in created), [c.stderr for c in created]
         yield running
     finally:
         running.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,13 @@ def servers(tmp_path: Path) -> Iterator[list[RunningServer]]:
         running: list[RunningServer] = []
         try:
             # The first one migrates the schema; the others find it current.
-            for n in range(SERVERS):
-                running.append(start_server(env, tmp_path / f"server-{n}.log"))
+            running.append(start_server(env, tmp_path / "server-0.log"))
+            with ThreadPoolExecutor() as pool:
+                starting = [pool.submit(start_server, env, tmp_path / f"server-{n}.log")
+                            for n in range(1, SERVERS)]
+            running.extend(f.result() for f in starting if f.exception() is None)
+            for future in starting:
+                future.result()  # re-raise a failed start (the started ones are stopped)
             yield running
         finally:
             for server in running:

@@ -99,5 +99,3 @@ SCENARIOS: tuple[Callable[[ProbeContext], ProbeResult], ...] = (
     replayed_attestation, reused_challenge, unissued_challenge, self_made_root,
     leaf_used_as_intermediate, swapped_keys, *(weak_profile(p) for p in WEAK_PROFILES),
 )
-# Refused attempts these scenarios spend (each application has three).
-BINDING_ATTEMPTS_NEEDED = 10

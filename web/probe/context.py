@@ -70,12 +70,6 @@ class ProbeContext:
         applicant.answer_interview()
         return applicant
 
-    def prepare_binding_pool(self, applicants: Sequence[Applicant]) -> None:
-        """Offer these applications' binding attempts to `binding_attempt`."""
-        with self._lock:
-            self._binding_pool.extend(_Slot(a, BINDING_ATTEMPTS_PER_APPLICATION)
-                                      for a in applicants)
-
     def binding_attempt(self) -> Applicant:
         """An application at the binding step with one binding attempt reserved for the caller
         (a refused third attempt declines the application, so each serves three attacks)."""

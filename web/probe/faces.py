@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+
 from liveness import Challenge
 from liveness.corpus import (
     FACE_SOURCES,
@@ -55,8 +57,6 @@ class _Renderer:
         self.offset = 0.0
 
     def render(self, segments: Sequence[Segment]) -> tuple[bytes, ...]:
-        import numpy as np
-
         noise_rng = np.random.default_rng(self.rng.getrandbits(32))
         frames = []
         for i, pose in enumerate(timeline_poses(segments, FPS, None)):
