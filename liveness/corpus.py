@@ -22,8 +22,11 @@ import numpy.typing as npt
 
 from liveness.challenges import Challenge, parse_challenges
 from liveness.errors import CorpusError
-from liveness.landmarks import FaceMeshDetector
-from liveness.puppet import FacePuppet, Pose
+
+# Re-exported: the corpus generator's public face (callers build a ClipMaker from these).
+from liveness.landmarks import FaceMeshDetector as FaceMeshDetector
+from liveness.puppet import FacePuppet as FacePuppet
+from liveness.puppet import Pose
 
 Image = npt.NDArray[np.uint8]
 ATTACK_TYPES = ("static_photo", "photo_jitter", "photo_rigid", "replay_other_order",

@@ -24,8 +24,14 @@ def demo_clip_frames(challenges: Sequence[str], *, fps: int, width: int = 640,
                      height: int = 480, seed: int = 7) -> list[Any]:
     """BGR frames of one loop of the clip performing `challenges` in order."""
     from liveness import parse_challenges
-    from liveness.corpus import FACE_SOURCES, ClipMaker, Look, Segment, action_segment
-    from liveness.landmarks import FaceMeshDetector
+    from liveness.corpus import (
+        FACE_SOURCES,
+        ClipMaker,
+        FaceMeshDetector,
+        Look,
+        Segment,
+        action_segment,
+    )
 
     rng = random.Random(seed)
     segments = [Segment("neutral", LEAD_S)]

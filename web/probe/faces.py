@@ -19,6 +19,8 @@ from liveness import Challenge
 from liveness.corpus import (
     FACE_SOURCES,
     ClipMaker,
+    FaceMeshDetector,
+    FacePuppet,
     Look,
     MicroMotion,
     Segment,
@@ -29,8 +31,6 @@ from liveness.corpus import (
     photo_attack,
     timeline_poses,
 )
-from liveness.landmarks import FaceMeshDetector
-from liveness.puppet import FacePuppet
 
 FPS = 10.0
 LOOK = Look(width=320, height=320, face_fraction=0.45, noise=2.0)
