@@ -7,6 +7,7 @@ ship inside the mediapipe wheel, so nothing is fetched at run time.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import cv2
 import mediapipe as mp
@@ -16,6 +17,25 @@ import numpy.typing as npt
 LANDMARK_COUNT = 478
 
 FloatArray = npt.NDArray[np.float32]
+
+# Protobuf wire form of one NormalizedLandmark holding exactly x, y, z (what FaceMesh emits):
+# field 1 of the list (tag 0x0a, 15 bytes), then three little-endian float32 fields (tags 0x0d,
+# 0x15, 0x1d). Reading the serialised list with numpy costs ~0.03 ms instead of ~0.5-1 ms for
+# 478 Python attribute reads; any other layout falls back to the attribute reads.
+_WIRE = np.dtype([("head", "u1", 2), ("tx", "u1"), ("x", "<f4"), ("ty", "u1"), ("y", "<f4"),
+                  ("tz", "u1"), ("z", "<f4")])
+_WIRE_HEAD = (0x0A, 0x0F)
+
+
+def landmarks_array(landmark_list: Any) -> FloatArray:
+    """(n, 3) float32 normalised (x, y, z) of a mediapipe NormalizedLandmarkList."""
+    data = landmark_list.SerializeToString()
+    if len(data) % _WIRE.itemsize == 0:
+        records = np.frombuffer(data, dtype=_WIRE)
+        if (records["head"] == _WIRE_HEAD).all() and (records["tx"] == 0x0D).all() and \
+                (records["ty"] == 0x15).all() and (records["tz"] == 0x1D).all():
+            return np.stack([records["x"], records["y"], records["z"]], axis=1)
+    return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
 
 
 class FaceMeshDetector:
@@ -55,7 +75,7 @@ class FaceMeshDetector:
             result = self._mesh.process(rgb)
         faces: list[FloatArray] = []
         for face in result.multi_face_landmarks or []:
-            points = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)
+            points = landmarks_array(face)
             points *= np.array([width, height, width], dtype=np.float32)
             faces.append(points)
         return faces

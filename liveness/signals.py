@@ -150,13 +150,15 @@ def face_geometry(points: npt.NDArray[np.float32], width: int, height: int) -> F
 def face_crop(image_bgr: npt.NDArray[np.uint8],
               box: tuple[float, float, float, float] | None) -> npt.NDArray[np.uint8]:
     """Grey crop of the face box (or the whole frame), resized to CROP_SIZE wide."""
-    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    region = image_bgr
     if box is not None:
         x, y, w, h = box
         x0, y0 = max(int(x), 0), max(int(y), 0)
-        x1, y1 = min(int(x + w) + 1, grey.shape[1]), min(int(y + h) + 1, grey.shape[0])
+        x1, y1 = min(int(x + w) + 1, region.shape[1]), min(int(y + h) + 1, region.shape[0])
         if x1 - x0 >= 8 and y1 - y0 >= 8:
-            grey = grey[y0:y1, x0:x1]
+            region = region[y0:y1, x0:x1]
+    # Crop first: converting only the face to grey gives the same pixels for a fraction of the work.
+    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
     scale = CROP_SIZE / grey.shape[1]
     size = (CROP_SIZE, max(round(grey.shape[0] * scale), 8))
     return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
