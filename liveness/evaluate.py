@@ -7,7 +7,6 @@ chosen on the calibration half and the figures reported on the other half.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import time
@@ -20,7 +19,7 @@ import cv2
 from liveness.analyzer import FrameAnalyzer
 from liveness.challenges import Challenge
 from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, read_manifest, read_video
-from liveness.decode import decode_frame
+from liveness.decode import decode_frame, frame_digest
 from liveness.errors import CorpusError
 from liveness.passive import micro_motion
 from liveness.result import result
@@ -94,7 +93,7 @@ def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer,
         signals.append(analyzer.analyze(image))
         if latencies is not None:
             latencies.append(time.perf_counter() - started)
-        digests.append(hashlib.sha256(data).hexdigest()[:32])
+        digests.append(frame_digest(data))
         stamps.append(index / rate)
     return signals, digests, stamps
 

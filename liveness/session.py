@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import random
 import secrets
 import statistics
@@ -24,7 +23,7 @@ import orjson
 
 from liveness.analyzer import FrameAnalyzer
 from liveness.challenges import PROMPT_TEXT, Challenge, draw_challenges, parse_challenges
-from liveness.decode import decode_frame
+from liveness.decode import decode_frame, frame_digest
 from liveness.errors import InvalidSession
 from liveness.passive import passive_failures
 from liveness.signals import FaceGeometry, FrameSignals, similarity_residual
@@ -166,7 +165,7 @@ def process_frame(state: SessionState, *, jpeg: bytes, timestamp: float,
         raise InvalidSession("session_finished", f"the session has already {state.phase}")
     image = decode_frame(jpeg)
     signals = analyzer.analyze(image)
-    digest = hashlib.sha256(jpeg).hexdigest()[:32]
+    digest = frame_digest(jpeg)
     return advance(state, signals=signals, timestamp=timestamp, digest=digest, image=image,
                    client_timestamp_ms=client_timestamp_ms, thresholds=thresholds)
 

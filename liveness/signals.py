@@ -179,7 +179,8 @@ def frame_signals(image_bgr: npt.NDArray[np.uint8],
         # A second mesh lying on the first one is a duplicate detection, not a second person.
         count = 1 + sum(1 for f in faces if f is not main and _overlap(f, main) < 0.2)
     crop = face_crop(image_bgr, face.box if face else None)
-    sharpness = float(cv2.Laplacian(crop, cv2.CV_64F).var())
+    _mean, deviation = cv2.meanStdDev(cv2.Laplacian(crop, cv2.CV_64F))
+    sharpness = float(deviation[0, 0]) ** 2  # variance of the Laplacian
     digest = _PHASH.compute(crop)
     thumb = cv2.resize(crop, (THUMB_SIZE, THUMB_SIZE), interpolation=cv2.INTER_AREA)
     return FrameSignals(
@@ -216,10 +217,14 @@ def similarity_residual(reference: npt.NDArray[np.float64],
     """
     ref = reference - reference.mean(axis=0)
     cur = current - current.mean(axis=0)
-    a = ref[:, 0] + 1j * ref[:, 1]
-    b = cur[:, 0] + 1j * cur[:, 1]
-    denom = float(np.vdot(a, a).real)
+    # Points as complex numbers a (reference) and b (current): the least-squares rotation and
+    # scale is the complex factor z = <a, b> / <a, a>, written out in real arithmetic.
+    ax, ay, bx, by = ref[:, 0], ref[:, 1], cur[:, 0], cur[:, 1]
+    denom = float(ax @ ax + ay @ ay)
     if denom <= 1e-12:
         return 0.0
-    scale_rot = np.vdot(a, b) / denom  # least-squares complex factor: rotation and scale
-    return float(math.sqrt(np.mean(np.abs(b - scale_rot * a) ** 2)))
+    zr = float(ax @ bx + ay @ by) / denom
+    zi = float(ax @ by - ay @ bx) / denom
+    rx = bx - (zr * ax - zi * ay)
+    ry = by - (zr * ay + zi * ax)
+    return math.sqrt(float(rx @ rx + ry @ ry) / len(ax))
