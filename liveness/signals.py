@@ -179,7 +179,8 @@ def frame_signals(image_bgr: npt.NDArray[np.uint8],
         # A second mesh lying on the first one is a duplicate detection, not a second person.
         count = 1 + sum(1 for f in faces if f is not main and _overlap(f, main) < 0.2)
     crop = face_crop(image_bgr, face.box if face else None)
-    _mean, deviation = cv2.meanStdDev(cv2.Laplacian(crop, cv2.CV_64F))
+    # 16-bit Laplacian: every value is an exact small integer, so the variance is unchanged.
+    _mean, deviation = cv2.meanStdDev(cv2.Laplacian(crop, cv2.CV_16S))
     sharpness = float(deviation[0, 0]) ** 2  # variance of the Laplacian
     digest = _PHASH.compute(crop)
     thumb = cv2.resize(crop, (THUMB_SIZE, THUMB_SIZE), interpolation=cv2.INTER_AREA)
