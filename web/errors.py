@@ -23,6 +23,7 @@ from issuer.errors import (
     NotFound,
     ValidationFailed,
 )
+from issuer.permissions import PermissionDenied
 from liveness import FrameRejected, InvalidSession, LivenessError
 from tee_sim import DeviceNotFound, StateIntegrityError, TeeError
 
@@ -73,7 +74,10 @@ def render_form_errors_with(renderer: FormRenderer) -> None:
     g._form_renderer = renderer
 
 
-def _issuer_status(exc: IssuerError) -> tuple[int, str]:
+def issuer_error_status(exc: IssuerError) -> tuple[int, str]:
+    """The HTTP status and error code for a domain error, for every blueprint."""
+    if isinstance(exc, PermissionDenied):
+        return 403, "forbidden"
     if isinstance(exc, ValidationFailed):
         return 422, "validation_failed"
     if isinstance(exc, NotFound):
@@ -88,7 +92,7 @@ def _issuer_status(exc: IssuerError) -> tuple[int, str]:
 
 
 def _handle_issuer_error(exc: IssuerError) -> Any:
-    status, code = _issuer_status(exc)
+    status, code = issuer_error_status(exc)
     fields = exc.field_errors if isinstance(exc, ValidationFailed) else None
     renderer: FormRenderer | None = g.get("_form_renderer")
     if fields is not None and renderer is not None and not wants_json():

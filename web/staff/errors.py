@@ -11,33 +11,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from issuer.errors import (
-    AccessDenied,
-    Conflict,
-    IllegalTransition,
     IssuerError,
-    NotFound,
     ValidationFailed,
 )
-from issuer.permissions import PermissionDenied
-from web.errors import error_response, wants_json
+from web.errors import error_response, issuer_error_status, wants_json
 from web.staff import staff_bp
 from web.staff.auth import NotLoggedIn
-
-
-def _status(exc: IssuerError) -> tuple[int, str]:
-    if isinstance(exc, PermissionDenied):
-        return 403, "forbidden"
-    if isinstance(exc, ValidationFailed):
-        return 422, "validation_failed"
-    if isinstance(exc, NotFound):
-        return 404, "not_found"
-    if isinstance(exc, IllegalTransition):
-        return 409, "wrong_state"
-    if isinstance(exc, Conflict):
-        return 409, "conflict"
-    if isinstance(exc, AccessDenied):
-        return 403, "access_denied"
-    return 400, "rejected"
 
 
 def staff_error(status: int, code: str, message: str,
@@ -61,7 +40,7 @@ def _not_logged_in(exc: NotLoggedIn) -> Response:
 
 @staff_bp.errorhandler(IssuerError)
 def _issuer_error(exc: IssuerError) -> Response:
-    status, code = _status(exc)
+    status, code = issuer_error_status(exc)
     fields = exc.field_errors if isinstance(exc, ValidationFailed) else None
     return staff_error(status, code, exc.message, fields)
 
