@@ -208,6 +208,7 @@ def test_staff_work_cases_through_the_console(
         seq = s.scalar(select(AuditEntry.seq).where(AuditEntry.action == "card.status")
                        .order_by(AuditEntry.seq.desc()))
         original = s.scalar(select(AuditEntry.details).where(AuditEntry.seq == seq))
+        assert original is not None
         s.execute(update(AuditEntry).where(AuditEntry.seq == seq)
                   .values(details={**original, "to": "active"}))
     try:

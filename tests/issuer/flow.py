@@ -6,6 +6,7 @@ verified by the issuer's own verifier from the manufacturer's exported trust fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -184,7 +185,7 @@ class Flow:
 
     def to(self, state: ApplicationState) -> Flow:
         """Advance from nothing to `state` (one of the happy-path states)."""
-        steps = [
+        steps: list[tuple[ApplicationState, Callable[[], object]]] = [
             (ApplicationState.STARTED, self.start),
             (ApplicationState.IDENTITY_SUBMITTED, self.identity_step),
             (ApplicationState.LIVENESS_PASSED, self.liveness),

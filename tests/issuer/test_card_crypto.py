@@ -7,6 +7,7 @@ import os
 import random
 import stat
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from hypothesis import given
@@ -67,13 +68,24 @@ def test_cvv_reference_vector() -> None:
                        service_code="101") == "561"
 
 
+class CvvInputs(TypedDict):
+    """Every keyword argument of `compute_cvv` but `digits`."""
+
+    cvk_a: bytes
+    cvk_b: bytes
+    pan: str
+    expiry: str
+    service_code: str
+
+
 def test_cvv_depends_on_every_input() -> None:
-    base = {"cvk_a": CVK_A, "cvk_b": CVK_B, "pan": "4123456789012345", "expiry": "8701",
-            "service_code": "101"}
-    reference = compute_cvv(**base)  # type: ignore[arg-type]
-    variants = [{"pan": "4123456789012346"}, {"expiry": "8702"}, {"service_code": "000"},
-                {"cvk_b": bytes.fromhex("FEDCBA9876543211")}]
-    changed = [compute_cvv(**{**base, **v}) for v in variants]  # type: ignore[arg-type]
+    base = CvvInputs(cvk_a=CVK_A, cvk_b=CVK_B, pan="4123456789012345", expiry="8701",
+                     service_code="101")
+    reference = compute_cvv(**base)
+    variants: list[CvvInputs] = [{**base, "pan": "4123456789012346"}, {**base, "expiry": "8702"},
+                                 {**base, "service_code": "000"},
+                                 {**base, "cvk_b": bytes.fromhex("FEDCBA9876543211")}]
+    changed = [compute_cvv(**v) for v in variants]
     assert sum(c != reference for c in changed) >= 3  # 3 digits: a collision is possible
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,13 +19,13 @@ from liveness.decode import MAX_FRAME_BYTES, decode_frame
 pytestmark = pytest.mark.unit
 
 
-def _png(image: np.ndarray) -> bytes:
+def _png(image: npt.NDArray[np.unsignedinteger[Any]]) -> bytes:
     ok, data = cv2.imencode(".png", image)
     assert ok
     return data.tobytes()
 
 
-def _jpeg(image: np.ndarray) -> bytes:
+def _jpeg(image: npt.NDArray[np.unsignedinteger[Any]]) -> bytes:
     ok, data = cv2.imencode(".jpg", image)
     assert ok
     return data.tobytes()
@@ -89,7 +91,7 @@ def test_tiny_image_is_rejected() -> None:
     ],
     ids=["grey", "rgba", "16bit"],
 )
-def test_wrong_colour_format_is_rejected(image: np.ndarray) -> None:
+def test_wrong_colour_format_is_rejected(image: npt.NDArray[np.unsignedinteger[Any]]) -> None:
     with pytest.raises(FrameRejected) as info:
         decode_frame(_png(image))
     assert info.value.reason_code == "unsupported_color_format"

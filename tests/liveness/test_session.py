@@ -312,7 +312,7 @@ def test_two_faces_fail(
 
     other = puppets["astronaut"].image
     frames = [
-        encode_jpeg(paste_second_face(f, cv2.resize(other, (400, 400))))
+        encode_jpeg(paste_second_face(f, np.asarray(cv2.resize(other, (400, 400)), np.uint8)))
         for f in maker.live(
             puppets["grace_hopper"], performance(["blink"], rng), fps=FPS, rng=rng, noise=2.5
         )

@@ -1,55 +1,61 @@
-"""Android KeyDescription (KeyMint) as a pyasn1 schema: an independent decoder for the tests."""
+"""Android KeyDescription (KeyMint) as a pyasn1 schema: an independent decoder for the tests.
+
+The schema is built from pyasn1 instances rather than subclasses: pyasn1 is untyped, and
+subclassing its (Any-typed) classes is refused by the strict mypy config.
+"""
 
 from __future__ import annotations
 
 from pyasn1.codec.der import decoder
 from pyasn1.type import namedtype, namedval, tag, univ
 
+SECURITY_LEVEL = univ.Enumerated(
+    namedValues=namedval.NamedValues(("Software", 0), ("TrustedEnvironment", 1), ("StrongBox", 2))
+)
 
-class SecurityLevel(univ.Enumerated):
-    namedValues = namedval.NamedValues(("Software", 0), ("TrustedEnvironment", 1), ("StrongBox", 2))
 
-
-class VerifiedBootState(univ.Enumerated):
-    namedValues = namedval.NamedValues(
+VERIFIED_BOOT_STATE = univ.Enumerated(
+    namedValues=namedval.NamedValues(
         ("Verified", 0), ("SelfSigned", 1), ("Unverified", 2), ("Failed", 3)
     )
+)
 
 
-class RootOfTrust(univ.Sequence):
-    componentType = namedtype.NamedTypes(
+ROOT_OF_TRUST = univ.Sequence(
+    componentType=namedtype.NamedTypes(
         namedtype.NamedType("verifiedBootKey", univ.OctetString()),
         namedtype.NamedType("deviceLocked", univ.Boolean()),
-        namedtype.NamedType("verifiedBootState", VerifiedBootState()),
+        namedtype.NamedType("verifiedBootState", VERIFIED_BOOT_STATE),
         namedtype.NamedType("verifiedBootHash", univ.OctetString()),
     )
+)
 
 
-class AttestationPackageInfo(univ.Sequence):
-    componentType = namedtype.NamedTypes(
+ATTESTATION_PACKAGE_INFO = univ.Sequence(
+    componentType=namedtype.NamedTypes(
         namedtype.NamedType("package_name", univ.OctetString()),
         namedtype.NamedType("version", univ.Integer()),
     )
+)
 
 
-class AttestationApplicationId(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("package_infos", univ.SetOf(componentType=AttestationPackageInfo())),
+ATTESTATION_APPLICATION_ID = univ.Sequence(
+    componentType=namedtype.NamedTypes(
+        namedtype.NamedType("package_infos", univ.SetOf(componentType=ATTESTATION_PACKAGE_INFO)),
         namedtype.NamedType("signature_digests", univ.SetOf(componentType=univ.OctetString())),
     )
+)
 
 
-def _opt(name: str, number: int, asn1: object) -> namedtype.OptionalNamedType:
+def _opt(name: str, number: int, asn1: univ.Asn1Type) -> namedtype.OptionalNamedType:
     return namedtype.OptionalNamedType(
         name,
-        asn1.subtype(  # type: ignore[attr-defined]
-            explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, number)
-        ),
+        asn1.subtype(explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, number)),
     )
 
 
-class AuthorizationList(univ.Sequence):
-    componentType = namedtype.NamedTypes(
+AUTHORIZATION_LIST = univ.Sequence(
+    componentType=namedtype.NamedTypes(
         _opt("purpose", 1, univ.SetOf(componentType=univ.Integer())),
         _opt("algorithm", 2, univ.Integer()),
         _opt("keySize", 3, univ.Integer()),
@@ -67,40 +73,44 @@ class AuthorizationList(univ.Sequence):
         _opt("unlockedDeviceRequired", 509, univ.Null()),
         _opt("creationDateTime", 701, univ.Integer()),
         _opt("origin", 702, univ.Integer()),
-        _opt("rootOfTrust", 704, RootOfTrust()),
+        _opt("rootOfTrust", 704, ROOT_OF_TRUST),
         _opt("osVersion", 705, univ.Integer()),
         _opt("osPatchLevel", 706, univ.Integer()),
         _opt("attestationApplicationId", 709, univ.OctetString()),
         _opt("vendorPatchLevel", 718, univ.Integer()),
         _opt("bootPatchLevel", 719, univ.Integer()),
     )
+)
 
 
-class KeyDescription(univ.Sequence):
-    componentType = namedtype.NamedTypes(
+KEY_DESCRIPTION = univ.Sequence(
+    componentType=namedtype.NamedTypes(
         namedtype.NamedType("attestationVersion", univ.Integer()),
-        namedtype.NamedType("attestationSecurityLevel", SecurityLevel()),
+        namedtype.NamedType("attestationSecurityLevel", SECURITY_LEVEL),
         namedtype.NamedType("keyMintVersion", univ.Integer()),
-        namedtype.NamedType("keyMintSecurityLevel", SecurityLevel()),
+        namedtype.NamedType("keyMintSecurityLevel", SECURITY_LEVEL),
         namedtype.NamedType("attestationChallenge", univ.OctetString()),
         namedtype.NamedType("uniqueId", univ.OctetString()),
-        namedtype.NamedType("softwareEnforced", AuthorizationList()),
-        namedtype.NamedType("hardwareEnforced", AuthorizationList()),
+        namedtype.NamedType("softwareEnforced", AUTHORIZATION_LIST),
+        namedtype.NamedType("hardwareEnforced", AUTHORIZATION_LIST),
     )
+)
 
 
-def decode_key_description(der: bytes) -> KeyDescription:
+def decode_key_description(der: bytes) -> univ.Sequence:
     """Decode with pyasn1; any trailing byte or schema mismatch raises."""
-    value, rest = decoder.decode(der, asn1Spec=KeyDescription())
+    value, rest = decoder.decode(der, asn1Spec=KEY_DESCRIPTION)
     assert rest == b"", "trailing bytes after KeyDescription"
     return value
 
 
-def decode_application_id(der: bytes) -> AttestationApplicationId:
-    value, rest = decoder.decode(der, asn1Spec=AttestationApplicationId())
+def decode_application_id(der: bytes) -> univ.Sequence:
+    """Decode an AttestationApplicationId; any trailing byte or schema mismatch raises."""
+    value, rest = decoder.decode(der, asn1Spec=ATTESTATION_APPLICATION_ID)
     assert rest == b""
     return value
 
 
-def present(auth: AuthorizationList, name: str) -> bool:
+def present(auth: univ.Sequence, name: str) -> bool:
+    """Whether an optional AuthorizationList field is present."""
     return bool(auth[name].isValue)

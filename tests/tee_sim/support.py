@@ -16,3 +16,15 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+def as_bytes(value: object) -> bytes:
+    """Narrow a TEE output value (typed `object`) to bytes; fails the test if it is not."""
+    assert isinstance(value, bytes), f"expected bytes, got {type(value).__name__}"
+    return value
+
+
+def as_chain(value: object) -> list[bytes]:
+    """Narrow a TEE output value to a certificate chain (a list of DER bytes)."""
+    assert isinstance(value, list), f"expected a list, got {type(value).__name__}"
+    return [as_bytes(cert) for cert in value]

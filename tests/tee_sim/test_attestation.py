@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tee_sim import Device, DeviceStore, wallet
 from tests.tee_sim.keydescription_asn1 import decode_application_id, decode_key_description, present
-from tests.tee_sim.support import FakeClock
+from tests.tee_sim.support import FakeClock, as_chain
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,9 @@ EXPECTED = {
 
 def test_openssl_supports_ed25519() -> None:
     out = subprocess.run(["openssl", "version"], capture_output=True, text=True, check=True).stdout
-    major, minor, patch = (int(x) for x in re.match(r"OpenSSL (\d+)\.(\d+)\.(\d+)", out).groups())
+    version = re.match(r"OpenSSL (\d+)\.(\d+)\.(\d+)", out)
+    assert version is not None, out
+    major, minor, patch = (int(x) for x in version.groups())
     assert (major, minor, patch) >= (1, 1, 1), out
 
 
@@ -83,14 +85,16 @@ def test_every_profile_chain_verifies_and_reports_honestly(
     device = make_device(profile)
     keys = wallet.bind(device, challenge=CHALLENGE)
     for name, key in keys.items():
-        chain = key["chain"]
-        assert isinstance(chain, list) and len(chain) == 3
+        chain = as_chain(key["chain"])
+        assert len(chain) == 3
         result = openssl_verify(tmp_path, store, chain)
         assert result.returncode == 0 and result.stdout.strip().endswith(": OK"), result.stderr
 
         leaf = x509.load_der_x509_certificate(chain[0])
         assert leaf.subject.rfc4514_string() == "CN=Android Keystore Key"
-        kd = decode_key_description(leaf.extensions.get_extension_for_oid(OID).value.value)
+        extension = leaf.extensions.get_extension_for_oid(OID).value
+        assert isinstance(extension, x509.UnrecognizedExtension)
+        kd = decode_key_description(extension.value)
         level = se_level if name == "se" else tee_level
         assert int(kd["attestationSecurityLevel"]) == level
         assert int(kd["keyMintSecurityLevel"]) == level
@@ -138,7 +142,7 @@ def test_every_profile_chain_verifies_and_reports_honestly(
             == hashlib.sha256(b"cardsim wallet signing certificate").digest()
         )
 
-    device_cert = x509.load_der_x509_certificate(keys["signing"]["chain"][1])
+    device_cert = x509.load_der_x509_certificate(as_chain(keys["signing"]["chain"])[1])
     constraints = device_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert constraints.ca and constraints.path_length == 0
     assert (device_cert.serial_number in store.manufacturer.revoked_serials()) is revoked
@@ -150,7 +154,7 @@ def test_chain_from_another_manufacturer_is_rejected_by_openssl(
     make_device: Callable[[str], Device], tmp_path: Path, clock: FakeClock
 ) -> None:
     other = DeviceStore(tmp_path / "other", clock=clock)
-    chain = wallet.bind(make_device("genuine"), challenge=b"c")["signing"]["chain"]
+    chain = as_chain(wallet.bind(make_device("genuine"), challenge=b"c")["signing"]["chain"])
     result = openssl_verify(tmp_path, other, chain)
     assert result.returncode != 0
 
@@ -158,7 +162,7 @@ def test_chain_from_another_manufacturer_is_rejected_by_openssl(
 def test_tampered_extension_breaks_the_signature(
     make_device: Callable[[str], Device], store: DeviceStore, tmp_path: Path
 ) -> None:
-    chain = wallet.bind(make_device("software"), challenge=b"c")["signing"]["chain"]
+    chain = as_chain(wallet.bind(make_device("software"), challenge=b"c")["signing"]["chain"])
     leaf = bytearray(chain[0])
     # Upgrade attestationSecurityLevel Software(0) -> TrustedEnvironment(1) in the signed TBS.
     marker = bytes([0x0A, 0x01, 0x00])  # the first ENUMERATED after the extension OID

@@ -7,6 +7,7 @@ import pytest
 
 from tee_sim import CHANNEL_TA, ChannelCommand, Device, TeeStatus, wallet
 from tests.tee_sim.issuer_side import IssuerChannel
+from tests.tee_sim.support import as_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -17,8 +18,8 @@ def link(
 ) -> tuple[Device, IssuerChannel]:
     device, keys = bound_device
     channel = IssuerChannel.start(
-        issuer_key=issuer_key, device_public=keys["agreement"]["public_key"]
-    )  # type: ignore[arg-type]
+        issuer_key=issuer_key, device_public=as_bytes(keys["agreement"]["public_key"])
+    )
     wallet.open_channel(device, hello=channel.hello)
     return device, channel
 
@@ -34,7 +35,7 @@ def test_records_in_order_are_accepted_both_ways(link: tuple[Device, IssuerChann
         status, values = _deliver(device, channel.seal(b"\x10" + b"hello %d" % i))
         assert status is TeeStatus.TEEC_SUCCESS and values["data"] == b"hello %d" % i
     sealed = device.open_session(CHANNEL_TA).invoke(ChannelCommand.SEAL, {"data": b"from phone"})
-    assert channel.open(sealed.values["record"]) == b"\x10from phone"  # type: ignore[arg-type]
+    assert channel.open(as_bytes(sealed.values["record"])) == b"\x10from phone"
 
 
 def test_replay_is_refused(link: tuple[Device, IssuerChannel]) -> None:
@@ -72,7 +73,7 @@ def test_a_record_from_the_device_direction_is_not_accepted_back(
     reflected = (
         device.open_session(CHANNEL_TA).invoke(ChannelCommand.SEAL, {"data": b"x"}).values["record"]
     )
-    assert _deliver(device, reflected)[0] is TeeStatus.TEE_ERROR_MAC_INVALID  # type: ignore[arg-type]
+    assert _deliver(device, as_bytes(reflected))[0] is TeeStatus.TEE_ERROR_MAC_INVALID
 
 
 def test_hello_must_be_signed_by_the_installed_issuer(
@@ -80,8 +81,9 @@ def test_hello_must_be_signed_by_the_installed_issuer(
 ) -> None:
     device, keys = bound_device
     impostor = IssuerChannel.start(
-        issuer_key=nacl.signing.SigningKey.generate(), device_public=keys["agreement"]["public_key"]
-    )  # type: ignore[arg-type]
+        issuer_key=nacl.signing.SigningKey.generate(),
+        device_public=as_bytes(keys["agreement"]["public_key"]),
+    )
     session = device.open_session(CHANNEL_TA)
     result = session.invoke(
         ChannelCommand.OPEN, {"hello": impostor.hello, "alias": wallet.AGREEMENT_ALIAS}
@@ -116,7 +118,9 @@ def test_a_new_hello_replaces_the_old_channel(
 ) -> None:
     device, old = link
     _, keys = bound_device
-    new = IssuerChannel.start(issuer_key=issuer_key, device_public=keys["agreement"]["public_key"])  # type: ignore[arg-type]
+    new = IssuerChannel.start(
+        issuer_key=issuer_key, device_public=as_bytes(keys["agreement"]["public_key"])
+    )
     wallet.open_channel(device, hello=new.hello)
     assert _deliver(device, old.seal(b"\x10old"))[0] is TeeStatus.TEE_ERROR_MAC_INVALID
     assert _deliver(device, new.seal(b"\x10new"))[0] is TeeStatus.TEEC_SUCCESS

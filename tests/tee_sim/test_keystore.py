@@ -24,6 +24,7 @@ from tee_sim import (
 )
 from tee_sim.storage import SealedStorage
 from tests.tee_sim.keydescription_asn1 import decode_key_description
+from tests.tee_sim.support import as_bytes, as_chain
 
 pytestmark = pytest.mark.unit
 OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.1.17")
@@ -31,7 +32,9 @@ OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.1.17")
 
 def _challenge_of(chain: list[bytes]) -> bytes:
     leaf = x509.load_der_x509_certificate(chain[0])
-    kd = decode_key_description(leaf.extensions.get_extension_for_oid(OID).value.value)
+    extension = leaf.extensions.get_extension_for_oid(OID).value
+    assert isinstance(extension, x509.UnrecognizedExtension)
+    kd = decode_key_description(extension.value)
     return bytes(kd["attestationChallenge"])
 
 
@@ -47,7 +50,7 @@ def test_challenge_is_echoed_exactly(
         KeystoreCommand.GENERATE_KEY, {"alias": "k", "kind": "ed25519", "challenge": challenge}
     )
     assert result.ok, result.values
-    assert _challenge_of(result.values["chain"]) == challenge
+    assert _challenge_of(as_chain(result.values["chain"])) == challenge
 
 
 _DEVICES: dict[int, Device] = {}
@@ -110,7 +113,9 @@ def test_sign_works_for_plain_keys_and_is_refused_for_confirmation_keys(
     )
     signed = ks.invoke(KeystoreCommand.SIGN, {"alias": "p", "message": b"hello"})
     assert signed.ok
-    nacl.signing.VerifyKey(made.values["public_key"]).verify(b"hello", signed.values["signature"])
+    nacl.signing.VerifyKey(as_bytes(made.values["public_key"])).verify(
+        b"hello", as_bytes(signed.values["signature"])
+    )
 
     refused = ks.invoke(KeystoreCommand.SIGN, {"alias": wallet.SIGNING_ALIAS, "message": b"hello"})
     assert refused.status is TeeStatus.TEEC_ERROR_ACCESS_DENIED

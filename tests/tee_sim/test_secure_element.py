@@ -8,8 +8,18 @@ from collections.abc import Callable
 import nacl.signing
 import pytest
 
-from tee_sim import KEYSTORE_TA, PIN_TA, Device, KeystoreCommand, PinCommand, TeeStatus, wallet
+from tee_sim import (
+    KEYSTORE_TA,
+    PIN_TA,
+    Device,
+    DeviceStore,
+    KeystoreCommand,
+    PinCommand,
+    TeeStatus,
+    wallet,
+)
 from tests.tee_sim.issuer_side import IssuerChannel, card_inner, perso_payload
+from tests.tee_sim.support import as_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -206,16 +216,16 @@ def test_se_key_is_frozen_once_personalized(phone: Phone) -> None:
 
 
 def test_device_without_issuer_key_refuses_personalization(
-    make_device: Callable[[str], Device], store
-) -> None:  # type: ignore[no-untyped-def]
+    make_device: Callable[[str], Device], store: DeviceStore
+) -> None:
     device = store.open(store.create("genuine"))
     keys = wallet.bind(device, challenge=b"c")
     device.transmit(SELECT)
     challenge = device.transmit(bytes.fromhex("0084000010"))[:-2]
     payload = perso_payload(
         issuer_key=nacl.signing.SigningKey.generate(),
-        se_public=keys["se"]["public_key"],
-        inner=card_inner(challenge=challenge),  # type: ignore[arg-type]
+        se_public=as_bytes(keys["se"]["public_key"]),
+        inner=card_inner(challenge=challenge),
     )
     assert (
         _sw(

@@ -24,6 +24,7 @@ from tee_sim import (
 )
 from tee_sim.storage import SealedStorage, derive_key
 from tests.tee_sim.issuer_side import IssuerChannel, card_inner, perso_payload
+from tests.tee_sim.support import as_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -37,11 +38,13 @@ def _provisioned(
     device = make_device("genuine")
     keys = wallet.bind(device, challenge=b"c")
     channel = IssuerChannel.start(
-        issuer_key=issuer_key, device_public=keys["agreement"]["public_key"]
+        issuer_key=issuer_key, device_public=as_bytes(keys["agreement"]["public_key"])
     )
     wallet.open_channel(device, hello=channel.hello)
     inner = card_inner(challenge=wallet.se_challenge(device), pan=PAN)
-    payload = perso_payload(issuer_key=issuer_key, se_public=keys["se"]["public_key"], inner=inner)
+    payload = perso_payload(
+        issuer_key=issuer_key, se_public=as_bytes(keys["se"]["public_key"]), inner=inner
+    )
     assert (
         wallet.receive_provisioning(device, record=channel.seal(b"\x01" + payload))["sw"] == 0x9000
     )

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.web.api_driver import start_applicant
 
 pytestmark = pytest.mark.integration
 
 
-def error_of(response: object) -> dict[str, str]:
-    body = response.get_json()  # type: ignore[attr-defined]
+def error_of(response: TestResponse) -> dict[str, Any]:
+    """The JSON error object of `response` (code, message and, for field errors, fields)."""
+    body = response.get_json()
     assert set(body) == {"error"}, body
     assert isinstance(body["error"]["code"], str) and body["error"]["message"]
-    error: dict[str, str] = body["error"]
+    error: dict[str, Any] = body["error"]
     return error
 
 

@@ -26,7 +26,7 @@ def signed_applicant(client: FlaskClient, app: Flask, **answers: str) -> ApiAppl
     applicant = start_applicant(client, app)
     assert applicant.submit_identity().status_code == 200
     applicant.pass_liveness()
-    assert applicant.answer_interview(**answers).status_code == 200
+    assert applicant.answer_interview(think_ms=2500, **answers).status_code == 200
     phone = Phone(app)
     assert bind_phone(applicant, phone).status_code == 200
     assert sign_agreement(applicant, phone).status_code == 200

@@ -91,7 +91,9 @@ def test_photo_attacks_fail_with_reasons_until_attempts_run_out(
         result = feed(applicant, clock, photo_jpegs)
         assert result["passed"] is False
         assert result["attempts_left"] == 3 - attempt
-        assert result["reasons"] and all(r["message"] for r in result["reasons"])  # type: ignore[union-attr]
+        reasons = result["reasons"]
+        assert isinstance(reasons, list)
+        assert reasons and all(r["message"] for r in reasons)
     assert applicant.state() == "declined"
     assert applicant.post("/liveness/sessions").status_code == 409
     decision = applicant.get("/decision").get_json()

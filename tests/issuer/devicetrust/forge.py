@@ -93,8 +93,8 @@ class Attestation:
             root["deviceLocked"] = self.device_locked
             root["verifiedBootState"] = self.boot_state
             root["verifiedBootHash"] = self.boot_hash
-        for key, value in self.extra_hw.items():
-            hw[key] = value
+        for name, extra in self.extra_hw.items():
+            hw[name] = extra
         return bytes(encoder.encode(kd))
 
 

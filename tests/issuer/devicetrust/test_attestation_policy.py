@@ -160,37 +160,36 @@ def test_leaf_without_extension_is_rejected(device: ForgedDevice) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "overrides", "reason"),
+    ("attestation", "overrides", "reason"),
     [
-        ({"challenge": b"another challenge"}, {}, "challenge_mismatch"),
-        ({"attestation_level": 0, "keymint_level": 0}, {}, "software_keystore"),
-        ({"keymint_level": 0}, {}, "software_keystore"),
-        ({"boot_state": 2, "device_locked": False}, {}, "bootloader_unlocked"),
-        ({"boot_state": 1, "device_locked": False}, {}, "custom_os"),
-        ({"boot_state": 3}, {}, "boot_failed"),
-        ({"device_locked": False}, {}, "device_unlocked"),
-        ({"include_root_of_trust": False}, {}, "boot_state_unknown"),
-        ({"os_patch_level": 202205}, {}, "outdated_patch"),
-        ({"os_patch_level": None}, {}, "patch_level_unknown"),
-        ({"os_patch_level": 202513}, {}, "patch_level_unknown"),
-        ({"os_patch_level": 202505}, {"min_patch_level": 202506}, "outdated_patch"),
-        ({"purposes": (6,)}, {}, "wrong_key_type"),
-        ({"purposes": (2, 6)}, {}, "wrong_key_type"),
-        ({"ec_curve": 1}, {}, "wrong_key_type"),
-        ({"algorithm": 1}, {}, "wrong_key_type"),
-        ({}, {"expected_kind": "x25519"}, "wrong_key_type"),
-        ({"origin": 2}, {}, "key_not_generated"),
-        ({"origin": None}, {}, "key_not_generated"),
-        ({"app_ids": ("com.evil.app",)}, {}, "wrong_app"),
-        ({"app_ids": ()}, {}, "wrong_app"),
-        ({}, {"require_confirmation": True}, "confirmation_not_enforced"),
-        ({}, {"trusted_boot_keys": {b"\x99" * 32}}, "custom_os"),
+        (replace(HEALTHY, challenge=b"another challenge"), {}, "challenge_mismatch"),
+        (replace(HEALTHY, attestation_level=0, keymint_level=0), {}, "software_keystore"),
+        (replace(HEALTHY, keymint_level=0), {}, "software_keystore"),
+        (replace(HEALTHY, boot_state=2, device_locked=False), {}, "bootloader_unlocked"),
+        (replace(HEALTHY, boot_state=1, device_locked=False), {}, "custom_os"),
+        (replace(HEALTHY, boot_state=3), {}, "boot_failed"),
+        (replace(HEALTHY, device_locked=False), {}, "device_unlocked"),
+        (replace(HEALTHY, include_root_of_trust=False), {}, "boot_state_unknown"),
+        (replace(HEALTHY, os_patch_level=202205), {}, "outdated_patch"),
+        (replace(HEALTHY, os_patch_level=None), {}, "patch_level_unknown"),
+        (replace(HEALTHY, os_patch_level=202513), {}, "patch_level_unknown"),
+        (replace(HEALTHY, os_patch_level=202505), {"min_patch_level": 202506}, "outdated_patch"),
+        (replace(HEALTHY, purposes=(6,)), {}, "wrong_key_type"),
+        (replace(HEALTHY, purposes=(2, 6)), {}, "wrong_key_type"),
+        (replace(HEALTHY, ec_curve=1), {}, "wrong_key_type"),
+        (replace(HEALTHY, algorithm=1), {}, "wrong_key_type"),
+        (HEALTHY, {"expected_kind": "x25519"}, "wrong_key_type"),
+        (replace(HEALTHY, origin=2), {}, "key_not_generated"),
+        (replace(HEALTHY, origin=None), {}, "key_not_generated"),
+        (replace(HEALTHY, app_ids=("com.evil.app",)), {}, "wrong_app"),
+        (replace(HEALTHY, app_ids=()), {}, "wrong_app"),
+        (HEALTHY, {"require_confirmation": True}, "confirmation_not_enforced"),
+        (HEALTHY, {"trusted_boot_keys": {b"\x99" * 32}}, "custom_os"),
     ],
 )
 def test_policy_rejections(
-    device: ForgedDevice, change: dict[str, object], overrides: dict[str, object], reason: str
+    device: ForgedDevice, attestation: Attestation, overrides: dict[str, object], reason: str
 ) -> None:
-    attestation = replace(HEALTHY, **change)
     assert reason_of(device.attest(attestation), [device.root.cert], **overrides) == reason
 
 
@@ -204,11 +203,12 @@ def test_policy_failures_are_all_listed(device: ForgedDevice) -> None:
     assert "unlocked" in caught.value.message
 
 
-@pytest.mark.parametrize("flags", [{"confirmation": True}, {"user_presence": True}])
-def test_confirmation_requirement_accepted(device: ForgedDevice, flags: dict[str, bool]) -> None:
-    verified = verify(
-        device.attest(replace(HEALTHY, **flags)), [device.root.cert], require_confirmation=True
-    )
+@pytest.mark.parametrize(
+    "attestation",
+    [replace(HEALTHY, confirmation=True), replace(HEALTHY, user_presence=True)],
+)
+def test_confirmation_requirement_accepted(device: ForgedDevice, attestation: Attestation) -> None:
+    verified = verify(device.attest(attestation), [device.root.cert], require_confirmation=True)
     assert verified.confirmation_required or verified.user_presence_required
 
 

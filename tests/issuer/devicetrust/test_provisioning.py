@@ -18,6 +18,7 @@ from issuer.devicetrust import (
 from issuer.devicetrust.personalization import personalization_tlvs
 from tee_sim import CHANNEL_TA, ChannelCommand, Device, TeeStatus, wallet
 from tests.issuer.devicetrust.conftest import CHALLENGE, Phones
+from tests.tee_sim.support import as_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -38,9 +39,11 @@ class Phone:
         self.issuer_key = phones.issuer_key
         self.device: Device = phones.new_device(profile)
         binding = wallet.bind(self.device, challenge=CHALLENGE)
-        self.agreement_key = binding["agreement"]["public_key"]
-        self.se_key = binding["se"]["public_key"]
-        assert isinstance(self.agreement_key, bytes) and isinstance(self.se_key, bytes)
+        agreement_key = binding["agreement"]["public_key"]
+        se_key = binding["se"]["public_key"]
+        assert isinstance(agreement_key, bytes) and isinstance(se_key, bytes)
+        self.agreement_key = agreement_key
+        self.se_key = se_key
         started = IssuerChannel.begin(
             device_public_key=self.agreement_key, issuer_signing_key=self.issuer_key
         )
@@ -148,7 +151,7 @@ def test_phone_records_replayed_reordered_or_altered_are_refused_by_the_issuer(
 ) -> None:
     session = phone.device.open_session(CHANNEL_TA)
     records = [
-        session.invoke(ChannelCommand.SEAL, {"data": data}).values["record"]
+        as_bytes(session.invoke(ChannelCommand.SEAL, {"data": data}).values["record"])
         for data in (b"alpha", b"beta")
     ]
     channel = phone.channel

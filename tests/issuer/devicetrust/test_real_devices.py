@@ -22,6 +22,7 @@ from issuer.devicetrust import (
 from tee_sim import KEYSTORE_TA, PROFILES, KeystoreCommand, TeeStatus, wallet
 from tests.issuer.devicetrust.conftest import CHALLENGE, DEVICE_CLOCK, ISSUER_NOW, Phones
 from tests.issuer.devicetrust.forge import Attestation, ForgedDevice, forged_device, make_ca
+from tests.tee_sim.support import as_bytes, as_chain
 
 pytestmark = pytest.mark.unit
 
@@ -152,7 +153,7 @@ def test_key_without_confirmation_cannot_serve_as_signing_key(phones: Phones) ->
         KeystoreCommand.GENERATE_KEY, {"alias": "plain", "kind": "ed25519", "challenge": CHALLENGE}
     )
     assert result.status == TeeStatus.TEEC_SUCCESS
-    chain = result.values["chain"]
+    chain = as_chain(result.values["chain"])
     assert verify(phones, chain, require_confirmation=False).kind == "ed25519"
     assert rejection(phones, chain).reason == "confirmation_not_enforced"
 
@@ -191,7 +192,7 @@ def test_attested_leaf_used_as_intermediate_is_rejected(phones: Phones) -> None:
         KeystoreCommand.GENERATE_KEY,
         {"alias": "attacker", "kind": "ed25519", "challenge": CHALLENGE},
     )
-    genuine_chain = made.values["chain"]
+    genuine_chain = as_chain(made.values["chain"])
     genuine_leaf = x509.load_der_x509_certificate(genuine_chain[0])
     # Build the forged leaf with a throwaway key, then replace its signature by the TEE's.
     throwaway = Ed25519PrivateKey.generate()
@@ -205,7 +206,7 @@ def test_attested_leaf_used_as_intermediate_is_rejected(phones: Phones) -> None:
     tbs = x509.load_der_x509_certificate(template).tbs_certificate_bytes
     signed = session.invoke(KeystoreCommand.SIGN, {"alias": "attacker", "message": tbs})
     assert signed.status == TeeStatus.TEEC_SUCCESS
-    forged_leaf = _resign(template, tbs, signed.values["signature"])
+    forged_leaf = _resign(template, tbs, as_bytes(signed.values["signature"]))
     # The signature itself is genuine: only the path rules stop it.
     x509.load_der_x509_certificate(forged_leaf).verify_directly_issued_by(genuine_leaf)
     rejected = rejection(phones, [forged_leaf, *genuine_chain])

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
 
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import create_staff
@@ -65,12 +66,12 @@ class Console:
         return client
 
     def post(self, username: str, path: str, data: dict[str, str] | None = None,
-             **headers: str):  # type: ignore[no-untyped-def]
+             **headers: str) -> TestResponse:
         """POST as a logged-in user, with that user's CSRF token."""
         form = {"csrf_token": self.tokens[username], **(data or {})}
         return self.clients[username].post(path, data=form, headers=headers)
 
-    def get(self, username: str, path: str, **headers: str):  # type: ignore[no-untyped-def]
+    def get(self, username: str, path: str, **headers: str) -> TestResponse:
         return self.clients[username].get(path, headers=headers)
 
     def flow(self, **kwargs: object) -> Flow:
