@@ -75,12 +75,18 @@ def sample_frames(frame_count: int, fps: float, sample_fps: float) -> list[int]:
     return sorted({int(i * step) for i in range(int(frame_count / step))})
 
 
-def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer,
+def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer | None = None,
                   sample_fps: float = SAMPLE_FPS,
                   latencies: list[float] | None = None) -> tuple[list[FrameSignals], list[str],
                                                                  list[float]]:
-    """Signals of the frames a browser would post from a video, through the JPEG server path."""
+    """Signals of the frames a browser would post from a video, through the JPEG server path.
+
+    Without an `analyzer`, one is built only once the video has been read, so a bad file is
+    reported before the face mesh loads.
+    """
     frames, video_fps = read_video(path)
+    if analyzer is None:
+        analyzer = FrameAnalyzer()
     rate = fps or video_fps
     signals, digests, stamps = [], [], []
     for index in sample_frames(len(frames), rate, sample_fps):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -104,3 +105,12 @@ def test_cli_audit_verify(session_factory: sessionmaker[Session], migrated_url: 
     assert cardsim(["audit", "verify", "--database-url", migrated_url]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "entry 2" in err
+
+
+def test_cli_audit_verify_before_init_db_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert cardsim(["audit", "verify", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run `cardsim init-db` first" in err

@@ -35,6 +35,20 @@ def test_analyze_rejects_unknown_challenge_and_non_video(
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_analyze_non_video_is_one_stderr_line_from_a_fresh_process(tmp_path: Path) -> None:
+    # A separate process sees native stderr too: the face mesh must not load (and log) first.
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    proc = subprocess.run(
+        [sys.executable, "-m", "liveness", "analyze", str(junk), "--challenges", "blink"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: cannot open video {junk}"]
+
+
 def test_eval_without_corpus_fails_cleanly(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "liveness", "eval", "--corpus", str(tmp_path)],

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from issuer.audit import verify_audit_chain
 from issuer.clock import utc_now
@@ -35,6 +35,10 @@ def _describe(exc: Exception) -> str:
         return " ".join(exc.field_errors.values())
     if isinstance(exc, IssuerError):
         return exc.message
+    if isinstance(exc, OperationalError | ProgrammingError) and (
+        "no such table" in str(exc) or "does not exist" in str(exc)
+    ):
+        return "the database has no schema yet; run `cardsim init-db` first"
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"database error: {type(exc).__name__}: {first_line}"
 
