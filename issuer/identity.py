@@ -166,3 +166,17 @@ def validate_identity(
         age=age_on(resident.birth_date, today), mobile=phone, annual_income=income,
         employer=company,
     )
+
+
+def mask_id_number(id_number: str) -> str:
+    """First six and last four characters visible (region and check digits)."""
+    if len(id_number) <= 10:
+        return "*" * len(id_number)
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+def mask_mobile(mobile: str) -> str:
+    """First three and last four digits visible."""
+    if len(mobile) <= 7:
+        return "*" * len(mobile)
+    return mobile[:3] + "*" * (len(mobile) - 7) + mobile[-4:]

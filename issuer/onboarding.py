@@ -28,7 +28,7 @@ from issuer.applications import (
 from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.decision import credit_limit_for
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from issuer.identity import validate_identity
+from issuer.identity import mask_id_number, mask_mobile, validate_identity
 from issuer.models import (
     Applicant,
     Application,
@@ -148,12 +148,16 @@ def get_applicant(session: Session, *, application_id: str) -> ApplicantView:
     application = session.get(Application, application_id)
     if application is None or application.applicant is None:
         raise NotFound("no identity has been submitted for this application")
-    person = application.applicant
+    return applicant_view(application.applicant)
+
+
+def applicant_view(person: Applicant) -> ApplicantView:
+    """The masked view of an applicant's identity, as applicant pages and staff see it."""
     return ApplicantView(
         full_name=person.full_name,
-        id_number_masked=person.id_number[:6] + "********" + person.id_number[-4:],
+        id_number_masked=mask_id_number(person.id_number),
         birth_date=person.birth_date,
-        mobile_masked=person.mobile[:3] + "****" + person.mobile[-4:],
+        mobile_masked=mask_mobile(person.mobile),
         annual_income=person.annual_income, employer=person.employer,
     )
 

@@ -31,6 +31,7 @@ from issuer.models import (
     SignedAgreement,
     StaffUser,
 )
+from issuer.onboarding import ApplicantView, applicant_view
 from issuer.permissions import Permission, require_permission
 from issuer.review import OverrideView, assignee_of, overrides_of
 from issuer.staff_plots import ChallengeWindow, TraceSeries, render_trace_svg
@@ -52,13 +53,6 @@ _SIGNAL_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def mask_id_number(id_number: str) -> str:
-    """First six and last four characters visible (region and check digits)."""
-    if len(id_number) <= 10:
-        return "*" * len(id_number)
-    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
-
-
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
@@ -67,16 +61,6 @@ class TimelineEntry:
     to_state: str | None
     actor: str
     details: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class IdentityInfo:
-    full_name: str
-    id_number_masked: str
-    birth_date: str
-    mobile_masked: str
-    annual_income: int
-    employer: str
 
 
 @dataclass(frozen=True)
@@ -177,7 +161,7 @@ class CaseView:
     """A case as the console shows it."""
 
     application: ApplicationView
-    identity: IdentityInfo | None
+    identity: ApplicantView | None
     timeline: tuple[TimelineEntry, ...]
     liveness: tuple[LivenessEvidence, ...]
     interview: InterviewInfo | None
@@ -420,12 +404,7 @@ def load_case(
     if application is None:
         raise NotFound("No such application.")
     person = application.applicant
-    identity = None if person is None else IdentityInfo(
-        full_name=person.full_name, id_number_masked=mask_id_number(person.id_number),
-        birth_date=person.birth_date,
-        mobile_masked=person.mobile[:3] + "****" + person.mobile[-4:],
-        annual_income=person.annual_income, employer=person.employer,
-    )
+    identity = None if person is None else applicant_view(person)
     app_id = application.id
     events = session.scalars(select(ApplicationEvent).where(
         ApplicationEvent.application_id == app_id).order_by(ApplicationEvent.id))

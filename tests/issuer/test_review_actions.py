@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.audit import verify_audit_chain
 from issuer.errors import AccessDenied, Conflict, ValidationFailed
+from issuer.identity import mask_id_number
 from issuer.luhn import is_luhn_valid
 from issuer.models import Application, AuditEntry, Card, Decision
 from issuer.permissions import PermissionDenied, Role
@@ -27,7 +28,7 @@ from issuer.review import (
     reveal_pan,
     take_case,
 )
-from issuer.review_case import load_case, mask_id_number
+from issuer.review_case import load_case
 from issuer.staff_accounts import create_staff
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState
