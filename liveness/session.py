@@ -90,6 +90,11 @@ class SessionState:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return orjson.dumps(fields).decode("utf-8")
 
+    def to_value(self) -> dict[str, Any]:
+        """The state as plain JSON values, exactly what `to_json` writes (for a JSON column)."""
+        value: dict[str, Any] = orjson.loads(self.to_json())
+        return value
+
     def copy(self) -> SessionState:
         """An independent copy (containers copied, immutable leaves shared)."""
         return dataclasses.replace(
@@ -113,6 +118,11 @@ class SessionState:
             raw = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise InvalidSession("malformed_state", f"session state is not JSON: {exc}") from None
+        return cls.from_value(raw)
+
+    @classmethod
+    def from_value(cls, raw: object) -> SessionState:
+        """Parse state produced by `to_value` (already decoded JSON); raises InvalidSession."""
         if not isinstance(raw, dict):
             raise InvalidSession("malformed_state", "session state must be a JSON object")
         if raw.get("version") != STATE_VERSION:

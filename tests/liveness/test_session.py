@@ -340,3 +340,17 @@ def test_still_photo_shows_less_micro_motion_than_a_live_face(
     moving = micro_motion(live.traces, live.baseline, th)
     assert still is not None and moving is not None
     assert still < moving
+
+
+def test_state_as_a_json_value_matches_its_json_text() -> None:
+    # The web layer stores `to_value()` in a JSON column and reads it back with `from_value`.
+    state = new_session(challenges=["blink", "nod", "turn_left"], now=1000.0)
+    value = state.to_value()
+    assert value == json.loads(state.to_json())
+    assert SessionState.from_value(value).to_json() == state.to_json()
+    bad_values: list[object] = [
+        None, [], {"version": 999}, {**value, "phase": "dancing"}, {**value, "x": 1},
+    ]
+    for bad in bad_values:
+        with pytest.raises(InvalidSession):
+            SessionState.from_value(bad)

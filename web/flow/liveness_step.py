@@ -5,7 +5,6 @@ The mediapipe `FrameAnalyzer` is the only per-process object: created lazily, on
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import dataclass
@@ -77,14 +76,14 @@ def start_liveness(*, application_id: str, sessions_used: int) -> LivenessStatus
     """
     stored = load_liveness_state(db_session(), application_id=application_id)
     if stored is not None:
-        state = liveness.SessionState.from_json(json.dumps(stored))
+        state = liveness.SessionState.from_value(stored)
         return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - sessions_used,
                                resumed=True)
     if sessions_used >= MAX_LIVENESS_SESSIONS:
         raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
     state = liveness.new_session(challenges=_challenges(), now=now().timestamp())
     number = save_liveness_state(db_session(), application_id=application_id,
-                                 state=json.loads(state.to_json()), new_session=True, now=now())
+                                 state=state.to_value(), new_session=True, now=now())
     return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - number, resumed=False)
 
 
@@ -122,7 +121,7 @@ def submit_frame(
     stored = load_liveness_state(db_session(), application_id=application_id)
     if stored is None:
         raise Conflict("no liveness session is in progress; start one first")
-    state = liveness.SessionState.from_json(json.dumps(stored))
+    state = liveness.SessionState.from_value(stored)
     received = now().timestamp()
     commit_before_slow_work()
     outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
@@ -138,7 +137,7 @@ def submit_frame(
     attempts_left = MAX_LIVENESS_SESSIONS - sessions_used
     if status.get("status") == "in_progress":
         save_liveness_state(db_session(), application_id=application_id,
-                            state=json.loads(outcome.state.to_json()), new_session=False,
+                            state=outcome.state.to_value(), new_session=False,
                             now=now())
         return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=False,
                               passed=False, reasons=[],
