@@ -1,7 +1,9 @@
 """Per-frame liveness server time against raw face-mesh inference, in the same run, on one core.
 
-Run: .venv/bin/python -m benchmarks.bench_liveness [--frames 80] [--rounds 3]
-Frames are 640x480 JPEGs of a real photo animated through a challenge sequence. "Server" is what
+Run: .venv/bin/python -m benchmarks.bench_liveness [--frames 80] [--rounds 3] [--quality 70]
+Frames are 640x480 JPEGs of a real photo animated through a challenge sequence, with sensor
+noise, at the quality the browser client sends (`JPEG_QUALITY = 0.7` in
+web/static/applicant/liveness.js). "Server" is what
 a request does: load the session JSON, decode the JPEG, run FaceMesh, compute the signals,
 update the session, store the JSON. "Raw" is mediapipe FaceMesh.process on the already-decoded
 RGB frame with the same settings (static image mode), and also in tracking mode for reference.
@@ -18,25 +20,25 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-import cv2
 import mediapipe as mp
 import numpy as np
 import numpy.typing as npt
 
 from liveness import FrameAnalyzer, SessionState, new_session, process_frame
 from liveness.corpus import FACE_SOURCES, ClipMaker, Look, encode_jpeg, performance
+from liveness.decode import decode_frame
 from liveness.landmarks import FaceMeshDetector
 
 ORDER = ["blink", "turn_left", "open_mouth"]
 
 
-def make_frames(count: int) -> list[bytes]:
-    """JPEG frames (640x480, quality 85) of a live-looking performance."""
+def make_frames(count: int, quality: int = 70) -> list[bytes]:
+    """JPEG frames (640x480) of a live-looking performance."""
     rng = random.Random(3)
     maker = ClipMaker(FaceMeshDetector(max_faces=1))
     puppet = maker.puppet(FACE_SOURCES[1], Look(width=640, height=480, face_fraction=0.34))
     frames = maker.live(puppet, performance(ORDER, rng), fps=10, rng=rng, noise=2.0)
-    return [encode_jpeg(f, 85) for f in list(frames)[:count]]
+    return [encode_jpeg(f, quality) for f in list(frames)[:count]]
 
 
 def timed(each: Callable[[int], object], count: int) -> list[float]:
@@ -73,27 +75,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quality", type=int, default=70,
+                        help="JPEG quality of the frames (the browser client sends 70)")
     parser.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = parser.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    jpegs = make_frames(args.frames)
+    jpegs = make_frames(args.frames, args.quality)
     count = len(jpegs)
-    rgb = [np.asarray(cv2.cvtColor(cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR),
-                                   cv2.COLOR_BGR2RGB), np.uint8) for j in jpegs]
+    rgb = [decode_frame(j) for j in jpegs]
     analyzer = FrameAnalyzer()
-    runs: dict[str, list[float]] = {"raw_static": [], "raw_tracking": [], "server": []}
+    runs: dict[str, list[float]] = {"raw_static": [], "raw_tracking": [], "server": [],
+                                    "decode": []}
     for _ in range(args.rounds):  # interleaved so load changes hit every variant alike
         runs["raw_static"] += timed(raw_runner(rgb, static=True), count)
         runs["raw_tracking"] += timed(raw_runner(rgb, static=False), count)
         runs["server"] += timed(server_runner(jpegs, analyzer), count)
+        runs["decode"] += timed(lambda i: decode_frame(jpegs[i]), count)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     means = {name: statistics.fmean(values) for name, values in runs.items()}
-    print(f"{count} frames x {args.rounds} rounds, 640x480 JPEG, "
+    size = statistics.fmean(len(j) for j in jpegs) / 1000
+    print(f"{count} frames x {args.rounds} rounds, 640x480 JPEG quality {args.quality} "
+          f"({size:.0f} kB each), "
           f"{'all cores' if args.all_cores else 'pinned to one core'}")
     labels = {"raw_static": "raw FaceMesh, static image mode",
               "raw_tracking": "raw FaceMesh, tracking mode (reference)",
-              "server": "server frame (JSON load, decode, mesh, signals, update, JSON store)"}
+              "server": "server frame (JSON load, decode, mesh, signals, update, JSON store)",
+              "decode": "of which JPEG decode alone (reference)"}
     print(f"  {'':<70} median    mean   frames/s (1 / mean)")
     for name, label in labels.items():
         print(f"  {label:<70} {1000 * medians[name]:6.1f} ms {1000 * means[name]:6.1f} ms "
@@ -103,6 +111,10 @@ def main() -> None:
           f"{means['server'] / means['raw_static']:.2f}x mean (goal <= 1.2x)")
     print(f"ratio server / raw tracking inference: "
           f"{medians['server'] / medians['raw_tracking']:.2f}x")
+    floor = (medians["raw_static"] + medians["decode"]) / medians["raw_static"]
+    rest = (medians["server"] - medians["raw_static"] - medians["decode"]) / medians["raw_static"]
+    print(f"overhead split: JPEG decode {floor - 1:.2f}x of inference (floor for any server "
+          f"taking these frames: {floor:.2f}x), everything else {rest:.2f}x")
 
 
 if __name__ == "__main__":

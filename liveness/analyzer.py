@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from liveness.image import RgbImage
 from liveness.landmarks import FaceMeshDetector
 from liveness.signals import FrameSignals, frame_signals
 
@@ -20,13 +21,13 @@ class FrameAnalyzer:
     def __init__(self, *, static_image_mode: bool = True, max_faces: int = 2) -> None:
         self._detector = FaceMeshDetector(max_faces=max_faces, static_image_mode=static_image_mode)
 
-    def landmarks(self, image_bgr: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+    def landmarks(self, image: RgbImage) -> list[npt.NDArray[np.float32]]:
         """Raw face-mesh landmarks of every face found (pixel coordinates)."""
-        return self._detector.detect(image_bgr)
+        return self._detector.detect(image)
 
-    def analyze(self, image_bgr: npt.NDArray[np.uint8]) -> FrameSignals:
-        """Signals of one BGR frame."""
-        return frame_signals(image_bgr, self._detector.detect(image_bgr))
+    def analyze(self, image: RgbImage) -> FrameSignals:
+        """Signals of one RGB frame (`liveness.image.rgb_from_bgr` converts OpenCV's BGR)."""
+        return frame_signals(image, self._detector.detect(image))
 
     def close(self) -> None:
         """Release the mediapipe graph."""

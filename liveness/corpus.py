@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from liveness.challenges import Challenge, parse_challenges
 from liveness.errors import CorpusError
+from liveness.image import rgb_from_bgr
 
 # Re-exported: the corpus generator's public face (callers build a ClipMaker from these).
 from liveness.landmarks import FaceMeshDetector as FaceMeshDetector
@@ -249,11 +250,11 @@ class ClipMaker:
     def puppet(self, source: FaceSource, look: Look) -> FacePuppet:
         """A puppet of the framed photo; raises CorpusError if no face is found in it."""
         photo = self.photo(source)
-        faces = self.detector.detect(photo)
+        faces = self.detector.detect(rgb_from_bgr(photo))
         if not faces:
             raise CorpusError("no_face_in_photo", f"no face found in {source.name}")
         framed = frame_photo(photo, faces[0], look)
-        faces = self.detector.detect(framed)
+        faces = self.detector.detect(rgb_from_bgr(framed))
         if len(faces) != 1:
             raise CorpusError("no_face_in_photo", f"no single face in framed {source.name}")
         return FacePuppet(framed, faces[0])

@@ -1,14 +1,15 @@
-"""Turning uploaded frame bytes into a BGR image, rejecting anything unusable."""
+"""Turning uploaded frame bytes into an RGB image, rejecting anything unusable."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from liveness.errors import FrameRejected
+from liveness.image import RgbImage, rgb_from_bgr
 
 MAX_FRAME_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 4096
@@ -17,10 +18,19 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _png_size(data: bytes) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class _Header:
+    """What an image declares before any pixel is decoded."""
+
+    size: tuple[int, int]  # width, height
+    colour: bool  # 8-bit, three components: decodable straight into RGB
+
+
+def _png_header(data: bytes) -> _Header | None:
     if len(data) < 24 or data[12:16] != b"IHDR":
         return None
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return _Header(size=size, colour=False)
 
 
 # Start-of-frame markers (baseline, extended, progressive, lossless; not DHT C4, JPG C8, DAC CC).
@@ -28,8 +38,8 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the JPEG's start-of-frame header, read before any decoding.
+def _jpeg_header(data: bytes) -> _Header | None:
+    """Size and format from the JPEG's start-of-frame header, read before any decoding.
 
     The header costs nothing to send but sizes the decoder's buffer: a 600-byte file declaring
     30000x30000 would otherwise make OpenCV allocate gigabytes before the size check.
@@ -47,18 +57,20 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             continue
         length = int.from_bytes(data[i + 2:i + 4], "big")
         if marker in _JPEG_SOF:
-            if length < 7 or i + 9 > len(data):
+            if length < 8 or i + 10 > len(data):
                 return None
-            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7],
-                                                                             "big")
+            precision, components = data[i + 4], data[i + 9]
+            size = (int.from_bytes(data[i + 7:i + 9], "big"),
+                    int.from_bytes(data[i + 5:i + 7], "big"))
+            return _Header(size=size, colour=precision == 8 and components == 3)
         if marker == 0xDA or length < 2:  # image data before any frame header
             return None
         i += 2 + length
     return None
 
 
-def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
-    """Decode a JPEG or PNG frame into an 8-bit 3-channel BGR image.
+def decode_frame(data: bytes) -> RgbImage:
+    """Decode a JPEG or PNG frame into an 8-bit 3-channel RGB image.
 
     Raises FrameRejected with codes: empty_frame, frame_too_large, not_an_image, image_too_large,
     image_too_small, unsupported_color_format.
@@ -71,23 +83,24 @@ def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
     is_png = data.startswith(_PNG_MAGIC)
     if not (data.startswith(_JPEG_MAGIC) or is_png):
         raise FrameRejected("not_an_image", "the frame is neither a JPEG nor a PNG image")
-    if is_png:
-        # Check the declared size before decoding so a tiny file cannot claim a huge canvas.
-        size = _png_size(data)
-        if size is None:
-            raise FrameRejected("not_an_image", "the PNG header is malformed")
-        if max(size) > MAX_SIDE:
-            raise FrameRejected("image_too_large",
-                                f"the image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} px")
-    else:
-        size = _jpeg_size(data)
-        if size is None:
-            raise FrameRejected("not_an_image", "the JPEG header is malformed")
-        if max(size) > MAX_SIDE:
-            raise FrameRejected("image_too_large",
-                                f"the image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} px")
+    header = _png_header(data) if is_png else _jpeg_header(data)
+    if header is None:
+        raise FrameRejected("not_an_image",
+                            f"the {'PNG' if is_png else 'JPEG'} header is malformed")
+    # Check the declared size before decoding so a tiny file cannot claim a huge canvas.
+    if max(header.size) > MAX_SIDE:
+        raise FrameRejected("image_too_large", f"the image is {header.size[0]}x{header.size[1]}; "
+                                               f"the limit is {MAX_SIDE} px")
     buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if is_png:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    elif header.colour:
+        # Straight into RGB (mediapipe's order): no conversion pass over the frame afterwards.
+        # EXIF orientation is ignored, as for every other frame format here.
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    else:
+        # Grey or CMYK JPEGs: decoded as they are, to be refused below with their format.
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise FrameRejected("not_an_image", "the image data could not be decoded")
     height, width = image.shape[:2]
@@ -102,7 +115,8 @@ def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
         raise FrameRejected(
             "unsupported_color_format",
             f"expected 8-bit 3-channel colour, got {channels} channel(s) of {image.dtype}")
-    return np.asarray(image, dtype=np.uint8)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return rgb_from_bgr(pixels) if is_png else RgbImage(pixels)
 
 
 def frame_digest(data: bytes) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import cv2
 import mediapipe as mp
 import numpy as np
 import numpy.typing as npt
+
+from liveness.image import RgbImage
 
 LANDMARK_COUNT = 478
 
@@ -67,12 +68,11 @@ class FaceMeshDetector:
             min_tracking_confidence=min_tracking_confidence,
         )
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[FloatArray]:
+    def detect(self, image: RgbImage) -> list[FloatArray]:
         """Return one (478, 3) array of (x, y, z) per face; x, y in pixels, z in the x scale."""
-        height, width = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        height, width = image.shape[:2]
         with self._lock:
-            result = self._mesh.process(rgb)
+            result = self._mesh.process(image)
         faces: list[FloatArray] = []
         for face in result.multi_face_landmarks or []:
             points = landmarks_array(face)

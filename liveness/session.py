@@ -25,6 +25,7 @@ from liveness.analyzer import FrameAnalyzer
 from liveness.challenges import PROMPT_TEXT, Challenge, draw_challenges, parse_challenges
 from liveness.decode import decode_frame, frame_digest
 from liveness.errors import InvalidSession
+from liveness.image import RgbImage, bgr_from_rgb
 from liveness.passive import passive_failures
 from liveness.signals import FaceGeometry, FrameSignals, similarity_residual
 from liveness.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -181,7 +182,7 @@ def process_frame(state: SessionState, *, jpeg: bytes, timestamp: float,
 
 
 def advance(state: SessionState, *, signals: FrameSignals, timestamp: float, digest: str,
-            image: npt.NDArray[np.uint8] | None = None, client_timestamp_ms: float | None = None,
+            image: RgbImage | None = None, client_timestamp_ms: float | None = None,
             thresholds: Thresholds = DEFAULT_THRESHOLDS) -> FrameOutcome:
     """Advance a copy of `state` by one analysed frame (`image` only feeds keyframes)."""
     if state.finished:
@@ -193,7 +194,7 @@ def advance(state: SessionState, *, signals: FrameSignals, timestamp: float, dig
 
 
 def advance_in_place(state: SessionState, *, signals: FrameSignals, timestamp: float,
-                     digest: str, image: npt.NDArray[np.uint8] | None = None,
+                     digest: str, image: RgbImage | None = None,
                      client_timestamp_ms: float | None = None,
                      thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
     """`advance` without the copy, for offline replays that own their state (evaluation)."""
@@ -233,7 +234,7 @@ class _Step:
     """One frame's update of a working copy of the state."""
 
     def __init__(self, state: SessionState, signals: FrameSignals, t: float, digest: str,
-                 image: npt.NDArray[np.uint8] | None, client_ms: float | None,
+                 image: RgbImage | None, client_ms: float | None,
                  th: Thresholds) -> None:
         self.s, self.sig, self.t, self.digest = state, signals, t, digest
         self.image, self.client_ms, self.th = image, client_ms, th
@@ -488,7 +489,8 @@ class _Step:
         if scale < 1:
             small = cv2.resize(small, (round(width * scale), round(height * scale)),
                                interpolation=cv2.INTER_AREA)
-        ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])
+        ok, encoded = cv2.imencode(".jpg", bgr_from_rgb(RgbImage(small)),  # BGR for OpenCV
+                                   [cv2.IMWRITE_JPEG_QUALITY, 75])
         if not ok:
             return
         s.keyframes.append({"label": label, "t": self.t,

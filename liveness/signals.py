@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from liveness.image import RgbImage
+
 # Eye aspect ratio landmarks (Soukupová & Čech 2016), mediapipe indices: outer, inner corners,
 # two upper-lid and two lower-lid points. "Right" is the subject's right (image left).
 RIGHT_EYE = (33, 133, (160, 158), (144, 153))
@@ -147,10 +149,10 @@ def face_geometry(points: npt.NDArray[np.float32], width: int, height: int) -> F
     )
 
 
-def face_crop(image_bgr: npt.NDArray[np.uint8],
+def face_crop(image: RgbImage,
               box: tuple[float, float, float, float] | None) -> npt.NDArray[np.uint8]:
     """Grey crop of the face box (or the whole frame), resized to CROP_SIZE wide."""
-    region = image_bgr
+    region: npt.NDArray[np.uint8] = image
     if box is not None:
         x, y, w, h = box
         x0, y0 = max(int(x), 0), max(int(y), 0)
@@ -158,7 +160,7 @@ def face_crop(image_bgr: npt.NDArray[np.uint8],
         if x1 - x0 >= 8 and y1 - y0 >= 8:
             region = region[y0:y1, x0:x1]
     # Crop first: converting only the face to grey gives the same pixels for a fraction of the work.
-    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
+    grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
     scale = CROP_SIZE / grey.shape[1]
     size = (CROP_SIZE, max(round(grey.shape[0] * scale), 8))
     return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
@@ -167,10 +169,9 @@ def face_crop(image_bgr: npt.NDArray[np.uint8],
 _PHASH = cv2.img_hash.PHash_create()  # type: ignore[attr-defined]
 
 
-def frame_signals(image_bgr: npt.NDArray[np.uint8],
-                  faces: list[npt.NDArray[np.float32]]) -> FrameSignals:
+def frame_signals(image: RgbImage, faces: list[npt.NDArray[np.float32]]) -> FrameSignals:
     """Compute the signals of one frame from its landmarks; the largest face is the subject."""
-    height, width = image_bgr.shape[:2]
+    height, width = image.shape[:2]
     face: FaceGeometry | None = None
     count = 0
     if faces:
@@ -178,7 +179,7 @@ def frame_signals(image_bgr: npt.NDArray[np.uint8],
         face = face_geometry(main, width, height)
         # A second mesh lying on the first one is a duplicate detection, not a second person.
         count = 1 + sum(1 for f in faces if f is not main and _overlap(f, main) < 0.2)
-    crop = face_crop(image_bgr, face.box if face else None)
+    crop = face_crop(image, face.box if face else None)
     # 16-bit Laplacian: every value is an exact small integer, so the variance is unchanged.
     _mean, deviation = cv2.meanStdDev(cv2.Laplacian(crop, cv2.CV_16S))
     sharpness = float(deviation[0, 0]) ** 2  # variance of the Laplacian

@@ -42,14 +42,15 @@ def _png_header_claiming(width: int, height: int) -> bytes:
     )
 
 
-def test_valid_jpeg_and_png_decode_to_bgr() -> None:
+def test_valid_jpeg_and_png_decode_to_rgb() -> None:
     image = np.zeros((120, 160, 3), np.uint8)
-    image[:, :, 2] = 200  # red in BGR
+    image[:, :, 2] = 200  # red, as OpenCV's encoders take it (BGR)
     for data in (_jpeg(image), _png(image)):
         decoded = decode_frame(data)
         assert decoded.shape == (120, 160, 3)
         assert decoded.dtype == np.uint8
-        assert decoded[60, 80, 2] > 180 and decoded[60, 80, 0] < 30
+        # Red comes out first: the frame is in mediapipe's RGB order.
+        assert decoded[60, 80, 0] > 180 and decoded[60, 80, 2] < 30
 
 
 @pytest.mark.parametrize(
@@ -95,6 +96,21 @@ def test_wrong_colour_format_is_rejected(image: npt.NDArray[np.unsignedinteger[A
     with pytest.raises(FrameRejected) as info:
         decode_frame(_png(image))
     assert info.value.reason_code == "unsupported_color_format"
+
+
+def test_grey_jpeg_is_rejected_with_its_format() -> None:
+    with pytest.raises(FrameRejected) as info:
+        decode_frame(_jpeg(np.full((100, 100), 128, np.uint8)))
+    assert info.value.reason_code == "unsupported_color_format"
+    assert "1 channel" in info.value.message
+
+
+def test_jpeg_decodes_to_the_same_pixels_as_opencv_in_rgb_order() -> None:
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    data = _jpeg(image)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(decode_frame(data), bgr[:, :, ::-1])
 
 
 @settings(max_examples=200, deadline=None)

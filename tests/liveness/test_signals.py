@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from liveness import FrameAnalyzer
+from liveness.image import rgb_from_bgr
 from liveness.puppet import FacePuppet, Pose
 from liveness.signals import similarity_residual
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.unit
 
 
 def _signals(puppet: FacePuppet, pose: Pose, analyzer: FrameAnalyzer):  # type: ignore[no-untyped-def]
-    signals = analyzer.analyze(puppet.render(pose))
+    signals = analyzer.analyze(rgb_from_bgr(puppet.render(pose)))
     assert signals.face_count == 1 and signals.face is not None
     return signals.face
 
