@@ -34,7 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.test import TestResponse
 
 from issuer.db import make_engine, upgrade_database
-from issuer.onboarding import record_liveness_result, save_liveness_state
+from issuer.onboarding import begin_liveness_session, record_liveness_result
 from tee_sim import DeviceStore, wallet
 from web.app import create_app
 from web.database import app_database
@@ -76,8 +76,7 @@ def record_liveness(app: Flask, application_id: str) -> None:
     """The pre-recorded liveness verdict, stored through the issuer's own functions."""
     now = datetime.now(UTC)
     with app_database(app).sessions() as session, session.begin():
-        save_liveness_state(session, application_id=application_id, state={},
-                            new_session=True, now=now)
+        begin_liveness_session(session, application_id=application_id, state={}, now=now)
         record_liveness_result(session, application_id=application_id, passed=True, score=1.0,
                                details={"source": "benchmark: pre-recorded"}, keyframes=[],
                                now=now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from issuer.applications import (
 )
 from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.decision import credit_limit_for
+from issuer.ephemeral import LivenessStateStore, SqlLivenessStateStore, pointer_key
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from issuer.identity import mask_id_number, mask_mobile, validate_identity
 from issuer.models import (
@@ -162,45 +163,111 @@ def applicant_view(person: Applicant) -> ApplicantView:
     )
 
 
-def save_liveness_state(
-    session: Session, *, application_id: str, state: dict[str, Any], new_session: bool,
-    now: datetime,
-) -> int:
-    """Store the in-progress liveness session state; `new_session` counts an attempt.
+@dataclass(frozen=True)
+class LivenessProgress:
+    """The application's current liveness session and the stored state version it is at."""
 
-    Returns the number of the current session (1..3). A fourth session is a `Conflict`.
+    session: int
+    key: str
+    version: int
+    state: dict[str, Any]
+
+
+def _state_ttl(application: Application, now: datetime) -> timedelta:
+    # The state is useless once the application expires; stores drop it then.
+    return max(application.expires_at - now, timedelta(seconds=1))
+
+
+def begin_liveness_session(
+    session: Session, *, application_id: str, state: dict[str, Any], now: datetime,
+    liveness_store: LivenessStateStore | None = None, rng: RandomBytes = system_random,
+) -> LivenessProgress:
+    """Count one more liveness attempt (a fourth is a `Conflict`) and store its first state.
+
+    The application row names the current session by a fresh key (`liveness_state` holds
+    `{"session", "key"}`), so a state left in the store by an earlier session, or by a
+    request whose transaction failed, is never taken for the current one.
     """
     now = require_aware(now)
+    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.IDENTITY_SUBMITTED)
-    if new_session:
-        if application.liveness_sessions >= MAX_LIVENESS_SESSIONS:
-            raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
-        application.liveness_sessions += 1
-        record_event(session, application=application, kind="liveness_session_started",
-                     actor="applicant", now=now,
-                     details={"session": application.liveness_sessions}, audit=False)
-    elif application.liveness_state is None:
-        raise Conflict("no liveness session is in progress")
-    application.liveness_state = state
+    if application.liveness_sessions >= MAX_LIVENESS_SESSIONS:
+        raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
+    application.liveness_sessions += 1
+    number = application.liveness_sessions
+    record_event(session, application=application, kind="liveness_session_started",
+                 actor="applicant", now=now, details={"session": number}, audit=False)
+    key = f"{number}-{rng(12).hex()}"
+    application.liveness_state = {"session": number, "key": key}
     application.updated_at = now
     session.flush()
-    return application.liveness_sessions
+    version = store.save(application_id=application.id, key=key, state=state,
+                         expected_version=0, ttl=_state_ttl(application, now))
+    return LivenessProgress(session=number, key=key, version=version, state=state)
 
 
-def load_liveness_state(session: Session, *, application_id: str) -> dict[str, Any] | None:
-    """The stored in-progress liveness session state, or None."""
+def current_liveness(
+    session: Session, *, application_id: str, liveness_store: LivenessStateStore | None = None,
+) -> LivenessProgress | None:
+    """The session in progress, or None: none started, finished, or its state was lost."""
+    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
     application = session.get(Application, application_id)
     if application is None:
         raise NotFound("no such application")
-    return application.liveness_state
+    column = application.liveness_state
+    if column is None:
+        return None
+    key = pointer_key(column)
+    snapshot = store.load(application_id=application.id, key=key)
+    if snapshot is None:
+        return None
+    number = column.get("session")
+    return LivenessProgress(
+        session=number if isinstance(number, int) else application.liveness_sessions,
+        key=key, version=snapshot.version, state=snapshot.state)
+
+
+def load_liveness_state(session: Session, *, application_id: str,
+                        liveness_store: LivenessStateStore | None = None,
+                        ) -> dict[str, Any] | None:
+    """The state of the session in progress, or None."""
+    progress = current_liveness(session, application_id=application_id,
+                                liveness_store=liveness_store)
+    return progress.state if progress is not None else None
+
+
+def advance_liveness(
+    session: Session, *, application_id: str, progress: LivenessProgress,
+    state: dict[str, Any], now: datetime, liveness_store: LivenessStateStore | None = None,
+) -> LivenessProgress:
+    """Replace the state `progress` was read as by `state` (compare-and-set).
+
+    `Conflict` when the session is no longer current or its state moved on meanwhile (another
+    frame of the same session was stored first).
+    """
+    now = require_aware(now)
+    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
+    application = lock_application(session, application_id=application_id, now=now)
+    require_state(application, ApplicationState.IDENTITY_SUBMITTED)
+    column = application.liveness_state
+    if column is None or pointer_key(column) != progress.key:
+        raise Conflict("this liveness session is over; start a new one")
+    version = store.save(application_id=application.id, key=progress.key, state=state,
+                         expected_version=progress.version, ttl=_state_ttl(application, now))
+    return replace(progress, version=version, state=state)
 
 
 def record_liveness_result(
     session: Session, *, application_id: str, passed: bool, score: float,
     details: dict[str, Any], keyframes: list[bytes], now: datetime,
+    session_key: str | None = None,
 ) -> ApplicationView:
-    """Store a finished liveness session with its evidence.
+    """Store the result of the session in progress with its evidence, and end the session.
+
+    `session_key` (when given) must name the current session: a second result for a session
+    is a `Conflict`. The state store keeps the state until the caller discards it after the
+    commit; it is never read again, because the application no longer points at it.
 
     Passed: → `liveness_passed`. Failed: the applicant may retry while sessions remain;
     after the last one the application is declined (`liveness_attempts_exhausted`).
@@ -219,6 +286,9 @@ def record_liveness_result(
     require_state(application, ApplicationState.IDENTITY_SUBMITTED)
     if application.liveness_sessions == 0:
         raise Conflict("no liveness session was started")
+    column = application.liveness_state
+    if column is None or (session_key is not None and pointer_key(column) != session_key):
+        raise Conflict("this liveness session already has its result")
     result = LivenessResult(application_id=application.id, passed=passed, score=score,
                             details=details, created_at=now)
     result.keyframes = [LivenessKeyframe(position=i, image=frame)

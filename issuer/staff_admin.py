@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.audit import append_audit
+from issuer.ephemeral import SqlStaffSessionStore, StaffSessionStore
 from issuer.errors import Conflict, NotFound
 from issuer.models import StaffUser
 from issuer.permissions import Permission, Role, require_permission
-from issuer.review_models import StaffSession
 from issuer.staff_accounts import StaffView, create_staff
 from issuer.staff_sessions import StaffPrincipal
 
@@ -34,7 +34,8 @@ def add_staff(
 
 
 def deactivate_staff(
-    session: Session, *, actor: StaffPrincipal, staff_user_id: int, now: datetime
+    session: Session, *, actor: StaffPrincipal, staff_user_id: int, now: datetime,
+    session_store: StaffSessionStore | None = None,
 ) -> StaffView:
     """Disable an account and end its sessions at once. Needs `staff:manage`."""
     require_permission(role=actor.role, permission=Permission.STAFF_MANAGE)
@@ -44,9 +45,8 @@ def deactivate_staff(
     if user.id == actor.staff_user_id:
         raise Conflict("You cannot deactivate your own account.")
     user.active = False
-    for row in session.scalars(select(StaffSession).where(
-            StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))):
-        row.ended_at = now
+    store = session_store if session_store is not None else SqlStaffSessionStore(session)
+    store.end_all_for_user(user.id, now=now)
     append_audit(session, actor=actor.actor, action="staff.deactivated",
                  subject=f"staff:{user.username}", details={}, now=now)
     session.flush()

@@ -1,7 +1,9 @@
 """Staff logins and server-side console sessions, with per-username and per-IP throttling.
 
-The browser holds only a random token; the database holds its SHA-256, the staff id and the
-expiry, so any worker process can serve the session and logout or expiry takes effect at once.
+The browser holds only a random token; the session store (the database, or Redis when the web
+layer supplies one) holds its SHA-256, the staff id and the expiry, so any worker process can
+serve the session and logout or expiry takes effect at once. Throttle counters live in a store
+too; the audit entries (lockouts, logouts) always go to the database.
 """
 
 from __future__ import annotations
@@ -10,15 +12,20 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.audit import append_audit
 from issuer.clock import RandomBytes, require_aware, system_random
+from issuer.ephemeral import (
+    SqlStaffSessionStore,
+    SqlThrottleStore,
+    StaffSessionRecord,
+    StaffSessionStore,
+    ThrottleStore,
+)
 from issuer.errors import AccessDenied, AccountLocked
 from issuer.models import StaffUser
 from issuer.permissions import Permission, Role, has_permission, permissions_for
-from issuer.review_models import LoginThrottle, StaffSession
 from issuer.staff_accounts import authenticate_staff
 from issuer.staff_throttle import (
     CLIENT_IP_POLICY,
@@ -91,36 +98,39 @@ def _throttle_keys(*, username: str, client_ip: str) -> tuple[tuple[str, Throttl
             (f"ip:{client_ip}"[:128], CLIENT_IP_POLICY))
 
 
-def _state(row: LoginThrottle | None) -> ThrottleState:
-    if row is None:
-        return ThrottleState()
-    return ThrottleState(failures=row.failures, first_failure_at=row.first_failure_at,
-                         locked_until=row.locked_until)
+def _throttles(session: Session, store: ThrottleStore | None) -> ThrottleStore:
+    return store if store is not None else SqlThrottleStore(session)
+
+
+def _sessions(session: Session, store: StaffSessionStore | None) -> StaffSessionStore:
+    return store if store is not None else SqlStaffSessionStore(session)
 
 
 def check_login_throttle(
-    session: Session, *, username: str, client_ip: str, now: datetime
+    session: Session, *, username: str, client_ip: str, now: datetime,
+    throttle_store: ThrottleStore | None = None,
 ) -> None:
     """Raise `AccountLocked` while the username or the client address is locked out."""
     now = require_aware(now)
+    store = _throttles(session, throttle_store)
     for key, _policy in _throttle_keys(username=username, client_ip=client_ip):
-        if locked_until(_state(session.get(LoginThrottle, key)), now=now) is not None:
+        if locked_until(store.get(key), now=now) is not None:
             raise AccountLocked("Too many failed logins; try again later.")
 
 
 def record_login_failure(
-    session: Session, *, username: str, client_ip: str, now: datetime
+    session: Session, *, username: str, client_ip: str, now: datetime,
+    throttle_store: ThrottleStore | None = None,
 ) -> None:
-    """Count one failed login against the username and the client address."""
+    """Count one failed login against the username and the client address (atomically per
+    key, so concurrent failures are all counted); the lockout itself is audited."""
     now = require_aware(now)
+    store = _throttles(session, throttle_store)
     for key, policy in _throttle_keys(username=username, client_ip=client_ip):
-        row = session.get(LoginThrottle, key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0)
-            session.add(row)
-        new = after_failure(_state(row), now=now, policy=policy)
-        row.failures, row.first_failure_at, row.locked_until = (
-            new.failures, new.first_failure_at, new.locked_until)
+        def change(state: ThrottleState, policy: ThrottlePolicy = policy) -> ThrottleState:
+            return after_failure(state, now=now, policy=policy)
+
+        new = store.update(key, change, ttl=policy.window + policy.lockout)
         if new.locked_until is not None and new.failures == policy.max_failures:
             append_audit(session, actor="system", action="staff.login_throttled",
                          subject=key,
@@ -128,35 +138,33 @@ def record_login_failure(
     session.flush()
 
 
-def clear_login_failures(session: Session, *, username: str) -> None:
+def clear_login_failures(session: Session, *, username: str,
+                         throttle_store: ThrottleStore | None = None) -> None:
     """Forget the failures counted against a username (after a successful login)."""
     key = _throttle_keys(username=username, client_ip="")[0][0]
-    row = session.get(LoginThrottle, key)
-    if row is not None:
-        session.delete(row)
-        session.flush()
+    _throttles(session, throttle_store).clear(key)
 
 
 def start_staff_session(
     session: Session, *, staff_user_id: int, client_ip: str, now: datetime,
     policy: SessionPolicy = DEFAULT_SESSION_POLICY, rng: RandomBytes = system_random,
+    session_store: StaffSessionStore | None = None,
 ) -> str:
     """Open a console session for a staff member; returns the token for the cookie."""
     now = require_aware(now)
     token = rng(TOKEN_BYTES).hex()
-    session.add(StaffSession(
+    _sessions(session, session_store).add(StaffSessionRecord(
         token_hash=_token_hash(token), staff_user_id=staff_user_id, created_at=now,
         last_seen_at=now, expires_at=now + policy.absolute,
-        idle_timeout_seconds=int(policy.idle.total_seconds()), ended_at=None,
-        client_ip=client_ip[:64],
+        idle_timeout_seconds=int(policy.idle.total_seconds()), client_ip=client_ip[:64],
     ))
-    session.flush()
     return token
 
 
 def login_staff(
     session: Session, *, username: str, password: str, client_ip: str, now: datetime,
     policy: SessionPolicy = DEFAULT_SESSION_POLICY, rng: RandomBytes = system_random,
+    throttle_store: ThrottleStore | None = None, session_store: StaffSessionStore | None = None,
 ) -> StaffLogin:
     """Check throttles and the password, then open a session.
 
@@ -164,61 +172,62 @@ def login_staff(
     so that failures are counted.
     """
     now = require_aware(now)
-    check_login_throttle(session, username=username, client_ip=client_ip, now=now)
+    check_login_throttle(session, username=username, client_ip=client_ip, now=now,
+                         throttle_store=throttle_store)
     try:
         view = authenticate_staff(session, username=username, password=password, now=now)
     except AccountLocked:
         raise
     except AccessDenied:
-        record_login_failure(session, username=username, client_ip=client_ip, now=now)
+        record_login_failure(session, username=username, client_ip=client_ip, now=now,
+                             throttle_store=throttle_store)
         raise
-    clear_login_failures(session, username=username)
+    clear_login_failures(session, username=username, throttle_store=throttle_store)
     token = start_staff_session(session, staff_user_id=view.id, client_ip=client_ip, now=now,
-                                policy=policy, rng=rng)
+                                policy=policy, rng=rng, session_store=session_store)
     principal = StaffPrincipal(staff_user_id=view.id, username=view.username, role=view.role,
                                session_expires_at=now + policy.absolute)
     return StaffLogin(principal=principal, token=token)
 
 
-def resume_staff_session(session: Session, *, token: str, now: datetime) -> StaffPrincipal:
+def resume_staff_session(session: Session, *, token: str, now: datetime,
+                         session_store: StaffSessionStore | None = None) -> StaffPrincipal:
     """The staff member of a live session (and mark it used), or raise `SessionExpired`."""
     now = require_aware(now)
-    row = session.get(StaffSession, _token_hash(token)) if token else None
-    if row is None or row.ended_at is not None:
+    store = _sessions(session, session_store)
+    token_hash = _token_hash(token) if token else ""
+    record = store.get(token_hash) if token else None
+    if record is None:
         raise SessionExpired("Please log in.")
-    idle_deadline = row.last_seen_at + timedelta(seconds=row.idle_timeout_seconds)
-    if now >= row.expires_at or now >= idle_deadline:
-        row.ended_at = now
-        session.flush()
+    idle_deadline = record.last_seen_at + timedelta(seconds=record.idle_timeout_seconds)
+    if now >= record.expires_at or now >= idle_deadline:
+        store.end(token_hash, now=now)
         raise SessionExpired("Your session has expired; please log in again.")
-    user = session.get(StaffUser, row.staff_user_id)
+    user = session.get(StaffUser, record.staff_user_id)
     if user is None or not user.active:
-        row.ended_at = now
-        session.flush()
+        store.end(token_hash, now=now)
         raise SessionExpired("This account is no longer active.")
-    row.last_seen_at = now
-    session.flush()
+    store.touch(token_hash, now=now)
     return StaffPrincipal(staff_user_id=user.id, username=user.username, role=Role(user.role),
-                          session_expires_at=min(row.expires_at, now + timedelta(
-                              seconds=row.idle_timeout_seconds)))
+                          session_expires_at=min(record.expires_at, now + timedelta(
+                              seconds=record.idle_timeout_seconds)))
 
 
-def end_staff_session(session: Session, *, token: str, now: datetime) -> None:
+def end_staff_session(session: Session, *, token: str, now: datetime,
+                      session_store: StaffSessionStore | None = None) -> None:
     """Log out: the token stops working at once. Unknown tokens are ignored."""
     now = require_aware(now)
-    row = session.get(StaffSession, _token_hash(token)) if token else None
-    if row is not None and row.ended_at is None:
-        row.ended_at = now
-        user = session.get(StaffUser, row.staff_user_id)
-        name = user.username if user is not None else str(row.staff_user_id)
+    store = _sessions(session, session_store)
+    record = store.get(_token_hash(token)) if token else None
+    if record is not None and store.end(record.token_hash, now=now):
+        user = session.get(StaffUser, record.staff_user_id)
+        name = user.username if user is not None else str(record.staff_user_id)
         append_audit(session, actor=f"staff:{name}", action="staff.logout",
                      subject=f"staff:{name}", details={}, now=now)
         session.flush()
 
 
-def active_sessions(session: Session, *, staff_user_id: int, now: datetime) -> int:
+def active_sessions(session: Session, *, staff_user_id: int, now: datetime,
+                    session_store: StaffSessionStore | None = None) -> int:
     """How many unexpired, not-ended sessions a staff member has."""
-    rows = session.scalars(select(StaffSession).where(
-        StaffSession.staff_user_id == staff_user_id, StaffSession.ended_at.is_(None),
-        StaffSession.expires_at > now))
-    return sum(1 for _ in rows)
+    return _sessions(session, session_store).count_active(staff_user_id, now=require_aware(now))

@@ -16,7 +16,8 @@ OURS = ("issuer", "tee_sim", "liveness", "web")
 FORBIDDEN = {
     "tee_sim": {"issuer", "liveness", "web", "flask", "sqlalchemy", "cv2", "mediapipe", "numpy"},
     "liveness": {"issuer", "tee_sim", "web", "flask", "sqlalchemy", "nacl"},
-    "issuer": {"tee_sim", "liveness", "web", "flask", "flask_wtf", "werkzeug", "cv2", "mediapipe"},
+    "issuer": {"tee_sim", "liveness", "web", "flask", "flask_wtf", "werkzeug", "cv2", "mediapipe",
+               "redis"},
 }
 # What `web` may reach of the standalone packages: their public names only.
 PUBLIC_MODULES = {"tee_sim", "tee_sim.wallet", "liveness", "liveness.corpus"}

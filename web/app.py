@@ -9,7 +9,7 @@ from flask import Flask
 
 from issuer.keys import IssuerKeys
 from liveness import parse_challenges
-from web.config import config_from_env
+from web.config import DEFAULT_REDIS_PREFIX, check_redis_url, config_from_env
 from web.database import init_database
 from web.device.phones import ensure_manufacturer
 from web.errors import register_error_handlers
@@ -17,6 +17,7 @@ from web.extensions import csrf
 from web.flow.card_step import KEYS_EXTENSION
 from web.secret_key import derive_secret_key
 from web.security_headers import init_security_headers
+from web.stores import init_stores
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -32,6 +33,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         # Fail at start-up, not on the first applicant, when the configured order is invalid.
         app.config["CARDSIM_LIVENESS_CHALLENGES"] = tuple(
             c.value for c in parse_challenges(list(challenges)))
+    # Overrides are checked like the environment: a bad URL fails here, not on first use.
+    app.config["REDIS_URL"] = check_redis_url(app.config.get("REDIS_URL"))
+    app.config.setdefault("CARDSIM_REDIS_PREFIX", DEFAULT_REDIS_PREFIX)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = derive_secret_key(app.config["CARDSIM_KEY_FILE"])
 
@@ -41,6 +45,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # after_request hooks run in reverse order: headers must be added last, to every response.
     init_security_headers(app)
     init_database(app)
+    init_stores(app)
     register_error_handlers(app)
     _register_blueprints(app)
     return app

@@ -7,6 +7,12 @@
   `blink,turn_left,open_mouth`.
 - `CARDSIM_APPLICATION_TTL_HOURS` (default `72`): an unfinished application expires after this.
 - `CARDSIM_SECURE_COOKIES` (default `0`): `1` behind HTTPS, so cookies get the Secure flag.
+- `REDIS_URL` (default unset): `redis://[:password@]host:port/db`, `rediss://...` or
+  `unix:///path/redis.sock`. When set, in-progress liveness sessions, login throttles and staff
+  console sessions live in Redis instead of the database (see docs/deployment.md); applications,
+  results, events and the audit log stay in the database.
+- `CARDSIM_REDIS_PREFIX` (default `cardsim:`): prefix of every Redis key, so several
+  installations can share one Redis.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/cardsim.db"
 DEFAULT_KEY_FILE = "instance/issuer-keys.json"
 DEFAULT_DEVICE_DIR = "instance/devices"
 DEFAULT_APPLICATION_TTL_HOURS = 72.0
+DEFAULT_REDIS_PREFIX = "cardsim:"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 # A 640x480 JPEG frame is ~40 KB; the liveness package refuses images above 5 MB itself.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 
@@ -40,6 +49,10 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
     challenges_text = env.get("CARDSIM_LIVENESS_CHALLENGES", "").strip()
     challenges = tuple(c.strip() for c in challenges_text.split(",") if c.strip()) or None
     secure = env.get("CARDSIM_SECURE_COOKIES", "0").strip() in ("1", "true", "yes")
+    redis_url = check_redis_url(env.get("REDIS_URL", ""))
+    prefix = env.get("CARDSIM_REDIS_PREFIX", "").strip() or DEFAULT_REDIS_PREFIX
+    if len(prefix) > 64:
+        raise ConfigError("CARDSIM_REDIS_PREFIX must be at most 64 characters")
     return {
         "DATABASE_URL": env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         "CARDSIM_KEY_FILE": Path(env.get("CARDSIM_KEY_FILE", "").strip() or DEFAULT_KEY_FILE),
@@ -48,6 +61,8 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
         ),
         "CARDSIM_LIVENESS_CHALLENGES": challenges,
         "CARDSIM_APPLICATION_TTL_HOURS": ttl,
+        "REDIS_URL": redis_url,
+        "CARDSIM_REDIS_PREFIX": prefix,
         "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -58,3 +73,28 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
         "WTF_CSRF_SSL_STRICT": secure,
         "JSON_SORT_KEYS": False,
     }
+
+
+def check_redis_url(raw: str | None) -> str | None:
+    """`REDIS_URL` stripped, or None when empty; `ConfigError` for a URL Redis cannot use."""
+    url = (raw or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix:// "
+                          f"(got {parts.scheme + '://' if parts.scheme else 'no scheme'})")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError("REDIS_URL unix:// needs a socket path, e.g. unix:///run/redis.sock")
+        return url
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("REDIS_URL has an invalid port") from None
+    if not parts.hostname or (port is not None and not 0 < port < 65536):
+        raise ConfigError("REDIS_URL needs a host, e.g. redis://127.0.0.1:6379/0")
+    database = parts.path.lstrip("/")
+    if database and not database.isdigit():
+        raise ConfigError("REDIS_URL database must be a number, e.g. redis://host:6379/0")
+    return url

@@ -7,6 +7,7 @@ status < 400 commits; any error response (every exception is mapped to one by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g
@@ -75,6 +76,25 @@ def mark_for_commit_despite_error() -> None:
     g._db_commit_on_error = True
 
 
+def run_after_commit(action: Callable[[], None]) -> None:
+    """Run `action` once this request's transaction has committed (never if it rolls back).
+
+    For clean-up outside the database (deleting a state from Redis) that must not happen
+    unless the database change it follows is durable. A failing action is logged, not raised:
+    it may only leave behind data nothing refers to any more.
+    """
+    actions: list[Callable[[], None]] = g.setdefault("_db_after_commit", [])
+    actions.append(action)
+
+
+def _run_after_commit_actions() -> None:
+    for action in g.pop("_db_after_commit", []):
+        try:
+            action()
+        except Exception:
+            current_app.logger.exception("clean-up after commit failed")
+
+
 def _finish_transaction(response: Response) -> Response:
     session: Session | None = g.get("_db_session")
     if session is None:
@@ -84,12 +104,15 @@ def _finish_transaction(response: Response) -> Response:
             session.commit()
         except SQLAlchemyError:
             session.rollback()
+            g.pop("_db_after_commit", None)
             current_app.logger.exception("commit failed")
             return error_response(
                 409, "commit_failed", "The change could not be saved; please try again."
             )
+        _run_after_commit_actions()
     else:
         session.rollback()
+        g.pop("_db_after_commit", None)
     return response
 
 

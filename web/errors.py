@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from issuer.devicetrust.errors import DeviceTrustError
@@ -133,6 +134,17 @@ def _handle_web_error(exc: WebError) -> Response:
     return error_response(exc.status, exc.code, exc.message)
 
 
+def _handle_redis_error(exc: RedisError) -> Response:
+    # Unreachable, timed out, out of memory, read-only replica...: the request could not
+    # read or write its short-lived state. The database transaction is rolled back.
+    current_app.logger.error("session store (Redis) error on %s %s: %s: %s", request.method,
+                             request.path, type(exc).__name__, exc)
+    response = error_response(503, "session_store_unavailable",
+                              "The session store is unavailable; please try again shortly.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def _handle_csrf_error(exc: CSRFError) -> Response:
     return error_response(
         400, "csrf_failed",
@@ -165,6 +177,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(LivenessError, _handle_liveness_error)
     app.register_error_handler(TeeError, _handle_tee_error)
     app.register_error_handler(WebError, _handle_web_error)
+    app.register_error_handler(RedisError, _handle_redis_error)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)

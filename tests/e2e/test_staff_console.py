@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer.db import make_engine, make_session_factory
 from issuer.keys import IssuerKeys
 from issuer.models import AuditEntry, Card
-from issuer.onboarding import record_liveness_result, save_liveness_state
+from issuer.onboarding import begin_liveness_session, record_liveness_result
 from issuer.staff_accounts import create_staff
 from issuer.states import ApplicationState
 from issuer.vault import decrypt_number
@@ -53,8 +53,7 @@ def cases(live_server: LiveServer, tmp_path: Path) -> Iterator[Cases]:
     details = verdict.to_dict()
     details.pop("keyframes")
     with factory.begin() as s:
-        save_liveness_state(s, application_id=review.application_id, state={},
-                            new_session=True, now=NOW)
+        begin_liveness_session(s, application_id=review.application_id, state={}, now=NOW)
         record_liveness_result(s, application_id=review.application_id, passed=True,
                                score=verdict.score, details=details,
                                keyframes=list(verdict.keyframes), now=NOW)

@@ -21,9 +21,9 @@ from issuer.devicetrust import ManufacturerTrust, load_manufacturer_trust
 from issuer.identity import id_check_character
 from issuer.keys import IssuerKeys
 from issuer.onboarding import (
+    begin_liveness_session,
     record_interview,
     record_liveness_result,
-    save_liveness_state,
     start_application,
     submit_identity,
 )
@@ -98,8 +98,8 @@ class Flow:
 
     def liveness(self, *, passed: bool = True) -> Flow:
         with self.factory.begin() as s:
-            save_liveness_state(s, application_id=self.application_id, state={"step": 0},
-                                new_session=True, now=self.now)
+            begin_liveness_session(s, application_id=self.application_id, state={"step": 0},
+                                   now=self.now)
         with self.factory.begin() as s:
             record_liveness_result(
                 s, application_id=self.application_id, passed=passed,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.interview import TranscriptEntry
-from issuer.onboarding import record_interview, record_liveness_result, save_liveness_state
+from issuer.onboarding import begin_liveness_session, record_interview, record_liveness_result
 from issuer.review_case import load_case
 from issuer.staff_accounts import create_staff
 from issuer.staff_plots import SVG_NS
@@ -65,8 +65,7 @@ def test_case_page_shows_timings_reasons_and_plots(
         details = verdict.to_dict()
         details.pop("keyframes")  # stored as rows, as the web layer does
         with session_factory.begin() as s:
-            save_liveness_state(s, application_id=flow.application_id, state={},
-                                new_session=True, now=NOW)
+            begin_liveness_session(s, application_id=flow.application_id, state={}, now=NOW)
             record_liveness_result(s, application_id=flow.application_id, passed=passed,
                                    score=verdict.score, details=details,
                                    keyframes=list(verdict.keyframes), now=NOW)

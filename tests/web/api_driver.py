@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from issuer.identity import id_check_character
 from issuer.keys import IssuerKeys
-from issuer.onboarding import record_liveness_result, save_liveness_state
+from issuer.onboarding import begin_liveness_session, record_liveness_result
 from tee_sim import DeviceStore, wallet
 from web.database import app_database
 
@@ -88,8 +88,7 @@ class ApiApplicant:
         clock = self.app.config.get("CARDSIM_CLOCK")
         now = clock() if clock is not None else datetime.now(UTC)
         with database.sessions() as session, session.begin():
-            save_liveness_state(session, application_id=self.application_id, state={},
-                                new_session=True, now=now)
+            begin_liveness_session(session, application_id=self.application_id, state={}, now=now)
             record_liveness_result(session, application_id=self.application_id, passed=True,
                                    score=1.0, details={"source": "test fixture"},
                                    keyframes=[], now=now)

@@ -12,6 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer.db import upgrade_database
+from tests.db_fixtures import (  # noqa: F401  (fixtures, used by name)
+    db_url,
+    engine,
+    migrated_url,
+    session_factory,
+)
+from tests.redis_fixtures import redis_server  # noqa: F401  (fixture, used by name)
 from web.app import create_app
 
 AppFactory = Callable[..., Flask]

@@ -1,4 +1,5 @@
-"""Step 3: liveness. The session state lives in the database; frames are processed one by one.
+"""Step 3: liveness. The session state lives in the state store (the database, or Redis when
+`REDIS_URL` is set); frames are processed one by one, each stored by compare-and-set.
 
 The mediapipe `FrameAnalyzer` is the only per-process object: created lazily, once.
 """
@@ -13,17 +14,18 @@ from typing import Any
 from flask import current_app
 
 import liveness
-from issuer.applications import lock_application
 from issuer.errors import Conflict
 from issuer.onboarding import (
     MAX_LIVENESS_SESSIONS,
-    load_liveness_state,
+    advance_liveness,
+    begin_liveness_session,
+    current_liveness,
     record_liveness_result,
-    save_liveness_state,
 )
 from issuer.states import ApplicationState
 from web.clock import now
-from web.database import commit_before_slow_work, db_session
+from web.database import commit_before_slow_work, db_session, run_after_commit
+from web.stores import liveness_store
 
 _analyzer: liveness.FrameAnalyzer | None = None
 _analyzer_lock = threading.Lock()
@@ -74,17 +76,21 @@ def start_liveness(*, application_id: str, sessions_used: int) -> LivenessStatus
     Resuming (after a reload) uses no attempt: the session's own clock keeps running, so a
     session left too long fails on its next frame, with its reason, like any other.
     """
-    stored = load_liveness_state(db_session(), application_id=application_id)
-    if stored is not None:
-        state = liveness.SessionState.from_value(stored)
+    store = liveness_store()
+    current = current_liveness(db_session(), application_id=application_id,
+                               liveness_store=store)
+    if current is not None:
+        state = liveness.SessionState.from_value(current.state)
         return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - sessions_used,
                                resumed=True)
+    # No session, or the store lost the current one's state (that attempt stays used).
     if sessions_used >= MAX_LIVENESS_SESSIONS:
         raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
     state = liveness.new_session(challenges=_challenges(), now=now().timestamp())
-    number = save_liveness_state(db_session(), application_id=application_id,
-                                 state=state.to_value(), new_session=True, now=now())
-    return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - number, resumed=False)
+    progress = begin_liveness_session(db_session(), application_id=application_id,
+                                      state=state.to_value(), now=now(), liveness_store=store)
+    return _opening_status(state, attempts_left=MAX_LIVENESS_SESSIONS - progress.session,
+                           resumed=False)
 
 
 def _opening_status(state: liveness.SessionState, *, attempts_left: int,
@@ -118,38 +124,44 @@ def submit_frame(
 
     A rejected frame (`liveness.FrameRejected`) propagates without touching the state.
     """
-    stored = load_liveness_state(db_session(), application_id=application_id)
-    if stored is None:
+    store = liveness_store()
+    current = current_liveness(db_session(), application_id=application_id,
+                               liveness_store=store)
+    if current is None:
         raise Conflict("no liveness session is in progress; start one first")
-    state = liveness.SessionState.from_value(stored)
+    state = liveness.SessionState.from_value(current.state)
     received = now().timestamp()
     commit_before_slow_work()
     outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
                                      client_timestamp_ms=_client_ms(client_timestamp_ms),
                                      analyzer=frame_analyzer())
-    # Compare-and-set under the application lock: the state may only advance from the version
-    # this frame was applied to.
-    lock_application(db_session(), application_id=application_id, now=now())
-    if load_liveness_state(db_session(), application_id=application_id) != stored:
-        raise Conflict("another frame of this session was processed meanwhile; "
-                       "send frames one at a time")
     status = dict(outcome.status)
     attempts_left = MAX_LIVENESS_SESSIONS - sessions_used
     if status.get("status") == "in_progress":
-        save_liveness_state(db_session(), application_id=application_id,
-                            state=outcome.state.to_value(), new_session=False,
-                            now=now())
+        # Compare-and-set: the state may only advance from the version this frame was
+        # applied to; a frame that raced another one gets a Conflict.
+        advance_liveness(db_session(), application_id=application_id, progress=current,
+                         state=outcome.state.to_value(), now=now(), liveness_store=store)
         return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=False,
                               passed=False, reasons=[],
                               application_state=ApplicationState.IDENTITY_SUBMITTED.value)
+    # The last frame claims the stored version (same state, next version), so a frame that
+    # raced it is refused; the result then goes to the database under the application lock,
+    # which refuses a second result for the session. If that transaction fails, the claimed
+    # state is simply the current one again and the next frame finishes the session.
+    claimed = advance_liveness(db_session(), application_id=application_id, progress=current,
+                               state=current.state, now=now(), liveness_store=store)
     verdict = liveness.result(outcome.state)
     details = verdict.to_dict()
     details.pop("keyframes", None)
     view = record_liveness_result(
         db_session(), application_id=application_id, passed=verdict.passed,
         score=float(verdict.score), details=details, keyframes=list(verdict.keyframes),
-        now=now(),
+        now=now(), session_key=claimed.key,
     )
+    # Only once the result is committed: a state left behind by a crash here is never read
+    # again (the application no longer points at it) and expires with its TTL.
+    run_after_commit(lambda: store.discard(application_id=application_id, key=claimed.key))
     reasons = [_reason(r) for r in details.get("failure_reasons", [])]
     return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=True,
                           passed=verdict.passed, reasons=reasons,

@@ -30,6 +30,7 @@ from issuer.staff_sessions import (
 from web.clock import now
 from web.database import db_session, mark_for_commit_despite_error
 from web.staff import staff_bp
+from web.stores import staff_session_store, throttle_store
 
 COOKIE_NAME = "cardsim_staff"
 COOKIE_PATH = "/staff"
@@ -59,7 +60,8 @@ def current_staff() -> StaffPrincipal:
     if not token:
         raise NotLoggedIn("Please log in.")
     try:
-        principal = resume_staff_session(db_session(), token=token, now=now())
+        principal = resume_staff_session(db_session(), token=token, now=now(),
+                                         session_store=staff_session_store())
     except AccessDenied as exc:
         mark_for_commit_despite_error()  # the session row is marked ended
         raise NotLoggedIn(exc.message) from None
@@ -133,7 +135,9 @@ def login() -> Response:
                            status=400)
     try:
         result = login_staff(db_session(), username=username, password=password,
-                             client_ip=_client_ip(), now=now())
+                             client_ip=_client_ip(), now=now(),
+                             throttle_store=throttle_store(),
+                             session_store=staff_session_store())
     except AccountLocked as exc:
         mark_for_commit_despite_error()
         return _login_page(error=exc.message, username=username, status=429)
@@ -153,7 +157,8 @@ def login() -> Response:
 @requires_login
 def logout() -> Response:
     """End the session server-side and drop the cookie."""
-    end_staff_session(db_session(), token=_token(), now=now())
+    end_staff_session(db_session(), token=_token(), now=now(),
+                      session_store=staff_session_store())
     flash("You are logged out.", "success")
     response = redirect(url_for("staff.login_form"), code=303)
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH)

@@ -12,6 +12,7 @@ from web.database import db_session
 from web.staff import staff_bp
 from web.staff.auth import current_staff, requires
 from web.staff.forms import field
+from web.stores import staff_session_store
 
 
 @staff_bp.get("/accounts")
@@ -38,6 +39,6 @@ def staff_create() -> Response:
 def staff_deactivate(staff_user_id: int) -> Response:
     """Disable an account; its sessions end at once."""
     view = deactivate_staff(db_session(), actor=current_staff(), staff_user_id=staff_user_id,
-                            now=now())
+                            now=now(), session_store=staff_session_store())
     flash(f"Deactivated {view.username}.", "success")
     return redirect(url_for("staff.staff_list"), code=303)
