@@ -36,11 +36,21 @@ def cardsim(*args: str, env: dict[str, str],
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.mark.parametrize(
     ("args", "extra_env"),
     [(["serve", "--port", "70000"], {}), (["serve", "--workers", "0"], {}),
      (["serve", "--port", "5999"], {"CARDSIM_APPLICATION_TTL_HOURS": "soon"}),
-     (["serve", "--port", "5999"], {"CARDSIM_LIVENESS_CHALLENGES": "blink,fly"})],
+     (["serve", "--port", "5999"], {"CARDSIM_LIVENESS_CHALLENGES": "blink,fly"}),
+     (["serve", "--port", "5999"], {"REDIS_URL": "memcached://127.0.0.1:11211"}),
+     # A valid URL where nothing listens: refused at start, not on the first request.
+     (["serve", "--port", "5999"], {"REDIS_URL": f"redis://127.0.0.1:{unused_port()}/0"})],
 )
 def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, args: list[str],
                                                extra_env: dict[str, str]) -> None:

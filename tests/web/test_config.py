@@ -36,6 +36,30 @@ def test_environment_overrides() -> None:
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
+def test_redis_is_off_by_default_and_validated_when_set() -> None:
+    assert config_from_env({})["REDIS_URL"] is None
+    assert config_from_env({})["CARDSIM_REDIS_PREFIX"] == "cardsim:"
+    config = config_from_env({"REDIS_URL": " redis://:pw@10.0.0.5:6380/2 ",
+                              "CARDSIM_REDIS_PREFIX": "bank1:"})
+    assert config["REDIS_URL"] == "redis://:pw@10.0.0.5:6380/2"
+    assert config["CARDSIM_REDIS_PREFIX"] == "bank1:"
+    for url in ("rediss://cache.internal:6380", "unix:///run/redis/redis.sock"):
+        assert config_from_env({"REDIS_URL": url})["REDIS_URL"] == url
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("localhost:6379", "must start with redis://"),
+    ("http://127.0.0.1:6379", "must start with redis://"),
+    ("redis://", "needs a host"),
+    ("redis://h:port", "invalid port"),
+    ("redis://h:6379/zero", "database must be a number"),
+    ("unix://", "socket path"),
+])
+def test_bad_redis_url_is_a_clear_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_env({"REDIS_URL": url})
+
+
 @pytest.mark.parametrize("ttl", ["soon", "0", "-3", "1e9", "nan"])
 def test_bad_ttl_is_a_clear_error(ttl: str) -> None:
     with pytest.raises(ConfigError, match="CARDSIM_APPLICATION_TTL_HOURS"):

@@ -2,7 +2,8 @@
 
 One worker runs Werkzeug's threaded server; `--workers N` (N > 1) runs gunicorn with N worker
 processes, each building its own app (the liveness face mesh is per process; all applicant
-state is in the database, so any worker can serve any request).
+state is in the database, or in Redis for the short-lived part when `REDIS_URL` is set, so any
+worker can serve any request).
 """
 
 from __future__ import annotations
@@ -47,8 +48,28 @@ def demo_password(key_file: Path, username: str) -> str:
     return f"demo-{digest[:16]}"
 
 
+def check_redis(url: str) -> None:
+    """Raise `ConfigError` unless a Redis answers PING at `url` (fail at start, not later)."""
+    from redis.exceptions import RedisError
+
+    from web.redis_stores import connect, describe_redis_url
+
+    client = connect(url)
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise ConfigError(f"REDIS_URL: no Redis answers at {describe_redis_url(url)} "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                          ) from None
+    finally:
+        client.close()
+
+
 def prepare_instance(config: dict[str, object]) -> None:
-    """Migrate the database, create the key file and the phone manufacturer if absent."""
+    """Migrate the database, create the key file and the phone manufacturer if absent; check
+    that the configured Redis answers."""
+    if config.get("REDIS_URL"):
+        check_redis(str(config["REDIS_URL"]))
     upgrade_database(str(config["DATABASE_URL"]))
     IssuerKeys.load_or_create(Path(str(config["CARDSIM_KEY_FILE"])))
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
