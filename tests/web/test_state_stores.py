@@ -281,7 +281,7 @@ def test_every_redis_key_has_its_ttl_and_nothing_goes_to_the_tables(
         token = start_staff_session(s, staff_user_id=bob, client_ip="10.9.9.9", now=NOW,
                                     policy=POLICY, session_store=stores.staff_sessions)
     look = redis_server.client()
-    ttl_ms = {key.decode(): look.pttl(key) for key in look.keys("test:*")}
+    ttl_ms = {_text(key): look.pttl(key) for key in look.keys("test:*")}
     expected = {
         f"test:liveness:{application_id}:{progress.key}": lifetime,
         "test:throttle:user:bob": timedelta(minutes=30),
@@ -335,3 +335,7 @@ def test_redis_down_raises_a_redis_connection_error(
         stores.staff_sessions.add(StaffSessionRecord(
             token_hash="0" * 64, staff_user_id=1, created_at=NOW, last_seen_at=NOW,
             expires_at=NOW + timedelta(hours=1), idle_timeout_seconds=60, client_ip=""))
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
