@@ -25,7 +25,7 @@ from issuer.onboarding import (
 from issuer.states import ApplicationState
 from web.clock import now
 from web.database import commit_before_slow_work, db_session, run_after_commit
-from web.stores import liveness_store
+from web.stores import liveness_store, redis_stores
 
 _analyzer: liveness.FrameAnalyzer | None = None
 _analyzer_lock = threading.Lock()
@@ -159,9 +159,11 @@ def submit_frame(
         score=float(verdict.score), details=details, keyframes=list(verdict.keyframes),
         now=now(), session_key=claimed.key,
     )
-    # Only once the result is committed: a state left behind by a crash here is never read
-    # again (the application no longer points at it) and expires with its TTL.
-    run_after_commit(lambda: store.discard(application_id=application_id, key=claimed.key))
+    if redis_stores() is not None:
+        # Only once the result is committed: a state left behind by a crash here is never read
+        # again (the application no longer points at it) and expires with its TTL. (The SQL
+        # store's state went with the pointer, in the same transaction.)
+        run_after_commit(lambda: store.discard(application_id=application_id, key=claimed.key))
     reasons = [_reason(r) for r in details.get("failure_reasons", [])]
     return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=True,
                           passed=verdict.passed, reasons=reasons,
