@@ -182,7 +182,8 @@ def begin_liveness_session(
     session: Session, *, application_id: str, state: dict[str, Any], now: datetime,
     liveness_store: LivenessStateStore | None = None, rng: RandomBytes = system_random,
 ) -> LivenessProgress:
-    """Count one more liveness attempt (a fourth is a `Conflict`) and store its first state.
+    """Count one more liveness attempt and store its first state. A fourth attempt, or one
+    while a session is in progress (its state still stored), is a `Conflict`.
 
     The application row names the current session by a fresh key (`liveness_state` holds
     `{"session", "key"}`), so a state left in the store by an earlier session, or by a
@@ -192,6 +193,11 @@ def begin_liveness_session(
     store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.IDENTITY_SUBMITTED)
+    column = application.liveness_state
+    if column is not None and store.load(application_id=application.id,
+                                         key=pointer_key(column)) is not None:
+        # Two starts at once: the second must not use up another attempt.
+        raise Conflict("a liveness session is already in progress")
     if application.liveness_sessions >= MAX_LIVENESS_SESSIONS:
         raise Conflict(f"all {MAX_LIVENESS_SESSIONS} liveness attempts are used")
     application.liveness_sessions += 1

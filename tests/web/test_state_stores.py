@@ -97,6 +97,9 @@ def test_liveness_state_compare_and_set_and_one_result_per_session(backend: Back
         first = begin_liveness_session(s, application_id=application_id, state={"frame": 0},
                                        now=NOW, liveness_store=backend.liveness(s))
     assert (first.session, first.version) == (1, 1)
+    with factory.begin() as s, pytest.raises(Conflict, match="already in progress"):
+        begin_liveness_session(s, application_id=application_id, state={"frame": 0},
+                               now=NOW, liveness_store=backend.liveness(s))
     with factory() as s:
         assert current_liveness(s, application_id=application_id,
                                 liveness_store=backend.liveness(s)) == first
