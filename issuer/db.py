@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from issuer.keys import IssuerKeys
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/cardsim.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -112,24 +115,32 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def alembic_config(connection: Any = None) -> Any:
-    """Alembic configuration pointing at the migrations packaged inside `issuer`."""
+def alembic_config(connection: Any = None, *, keys: IssuerKeys | None = None) -> Any:
+    """Alembic configuration pointing at the migrations packaged inside `issuer`.
+
+    `keys` are handed to migrations that encrypt stored data.
+    """
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
         config.attributes["connection"] = connection
+    if keys is not None:
+        config.attributes["issuer_keys"] = keys
     return config
 
 
-def upgrade_database(url: str) -> None:
-    """Run every Alembic migration up to head against the database at `url`."""
+def upgrade_database(url: str, *, keys: IssuerKeys | None = None) -> None:
+    """Run every Alembic migration up to head against the database at `url`, in one transaction.
+
+    `keys` are needed only where existing rows must be sealed.
+    """
     from alembic import command
 
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection, keys=keys), "head")
     finally:
         engine.dispose()

@@ -25,15 +25,21 @@ JsonDict = dict[str, Any]
 
 
 class Applicant(Base):
-    """The person applying, as declared on the identity form and validated."""
+    """The person applying, as declared on the identity form and validated.
+
+    The resident ID and mobile numbers are stored sealed (`issuer.personal_data`) beside their
+    masked forms, which is all any page shows.
+    """
 
     __tablename__ = "applicant"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     full_name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    id_number_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    id_number_masked: Mapped[str] = mapped_column(String(18))
     birth_date: Mapped[str] = mapped_column(String(10))  # ISO date, from the ID number
-    mobile: Mapped[str] = mapped_column(String(11))
+    mobile_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    mobile_masked: Mapped[str] = mapped_column(String(11))
     annual_income: Mapped[int] = mapped_column(BigInteger)  # yuan
     employer: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -29,7 +29,8 @@ from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.decision import credit_limit_for
 from issuer.ephemeral import LivenessStateStore, SqlLivenessStateStore, pointer_key
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from issuer.identity import mask_id_number, mask_mobile, validate_identity
+from issuer.identity import validate_identity
+from issuer.keys import IssuerKeys
 from issuer.models import (
     Applicant,
     Application,
@@ -38,6 +39,7 @@ from issuer.models import (
     LivenessKeyframe,
     LivenessResult,
 )
+from issuer.personal_data import seal_identity
 from issuer.states import ApplicationState
 
 MAX_LIVENESS_SESSIONS = 3
@@ -120,17 +122,22 @@ def get_application(session: Session, *, application_id: str, now: datetime) -> 
 
 def submit_identity(
     session: Session, *, application_id: str, full_name: str, id_number: str, mobile: str,
-    annual_income: int | str, employer: str, now: datetime,
+    annual_income: int | str, employer: str, keys: IssuerKeys, now: datetime,
 ) -> ApplicationView:
-    """Validate and store the identity form; `started` → `identity_submitted`."""
+    """Validate and store the identity form; `started` → `identity_submitted`.
+
+    The resident ID and mobile numbers are sealed under `keys` (see `issuer.personal_data`).
+    """
     now = require_aware(now)
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.STARTED)
     data = validate_identity(full_name=full_name, id_number=id_number, mobile=mobile,
                              annual_income=annual_income, employer=employer, today=now.date())
+    sealed = seal_identity(keys=keys, id_number=data.id_number, mobile=data.mobile)
     applicant = Applicant(
-        full_name=data.full_name, id_number=data.id_number,
-        birth_date=data.birth_date.isoformat(), mobile=data.mobile,
+        full_name=data.full_name, id_number_sealed=sealed.id_number_sealed,
+        id_number_masked=sealed.id_number_masked, birth_date=data.birth_date.isoformat(),
+        mobile_sealed=sealed.mobile_sealed, mobile_masked=sealed.mobile_masked,
         annual_income=data.annual_income, employer=data.employer, created_at=now,
     )
     session.add(applicant)
@@ -156,9 +163,9 @@ def applicant_view(person: Applicant) -> ApplicantView:
     """The masked view of an applicant's identity, as applicant pages and staff see it."""
     return ApplicantView(
         full_name=person.full_name,
-        id_number_masked=mask_id_number(person.id_number),
+        id_number_masked=person.id_number_masked,
         birth_date=person.birth_date,
-        mobile_masked=mask_mobile(person.mobile),
+        mobile_masked=person.mobile_masked,
         annual_income=person.annual_income, employer=person.employer,
     )
 

@@ -92,7 +92,7 @@ class Flow:
 
     def identity_step(self) -> Flow:
         with self.factory.begin() as s:
-            submit_identity(s, application_id=self.application_id, now=self.now,
+            submit_identity(s, application_id=self.application_id, now=self.now, keys=self.lab.keys,
                             **self.identity)  # type: ignore[arg-type]
         return self
 

@@ -172,7 +172,8 @@ def luhn_valid_runs(data: bytes) -> set[str]:
     return found
 
 
-def test_no_card_number_in_plaintext_in_the_sqlite_file(tmp_path: Path, lab: PhoneLab) -> None:
+def test_no_card_number_or_id_number_in_plaintext_in_the_sqlite_file(tmp_path: Path,
+                                                                      lab: PhoneLab) -> None:
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     upgrade_database(url)
     engine = make_engine(url)
@@ -194,9 +195,10 @@ def test_no_card_number_in_plaintext_in_the_sqlite_file(tmp_path: Path, lab: Pho
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     blob = b"".join(p.read_bytes() for p in files if p.exists())
     assert len(blob) > 50_000
-    # The applicant's ID number is stored (next to other digits); it is not a card number.
-    without_id = blob.replace(str(IDENTITY["id_number"]).encode(), b"|")
-    assert luhn_valid_runs(without_id) == set()
+    # Personal data is sealed as well: neither the resident ID nor the mobile number is there.
+    assert str(IDENTITY["id_number"]).encode() not in blob
+    assert str(IDENTITY["mobile"]).encode() not in blob
+    assert luhn_valid_runs(blob) == set()
     for pan in numbers:
         assert pan.encode() not in blob and pan[6:].encode() not in blob
     # the scanner itself finds a plaintext PAN

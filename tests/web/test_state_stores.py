@@ -24,6 +24,7 @@ from issuer.ephemeral import (
     ThrottleStore,
 )
 from issuer.errors import Conflict
+from issuer.keys import IssuerKeys
 from issuer.models import Application, AuditEntry
 from issuer.onboarding import (
     advance_liveness,
@@ -85,7 +86,7 @@ def backend(request: pytest.FixtureRequest, session_factory: sessionmaker[Sessio
 def new_application(factory: sessionmaker[Session]) -> str:
     with factory.begin() as s:
         application_id = start_application(s, now=NOW).application.id
-        submit_identity(s, application_id=application_id, now=NOW,
+        submit_identity(s, application_id=application_id, now=NOW, keys=IssuerKeys.generate(),
                         **IDENTITY)  # type: ignore[arg-type]
     return application_id
 

@@ -14,6 +14,7 @@ from issuer.audit import verify_audit_chain
 from issuer.clock import utc_now
 from issuer.db import database_url_from_env, make_engine, make_session_factory, upgrade_database
 from issuer.errors import IssuerError, ValidationFailed
+from issuer.keys import IssuerKeys, key_file_from_env
 from issuer.permissions import Role
 from issuer.staff_accounts import create_staff
 
@@ -44,11 +45,15 @@ def _describe(exc: Exception) -> str:
 
 
 def init_db(args: argparse.Namespace) -> int:
-    """Create or upgrade the schema with the packaged Alembic migrations."""
+    """Create or upgrade the schema with the packaged Alembic migrations.
+
+    The issuer keys (`CARDSIM_KEY_FILE`, created if absent) go to migrations that seal data.
+    """
     url = _database_url(args)
     try:
-        upgrade_database(url)
-    except (SQLAlchemyError, OSError, ValueError) as exc:
+        keys = IssuerKeys.load_or_create(key_file_from_env())
+        upgrade_database(url, keys=keys)
+    except (SQLAlchemyError, OSError, ValueError, IssuerError) as exc:
         return _fail(_describe(exc), 1)
     print("database schema is up to date")
     return 0

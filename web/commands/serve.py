@@ -70,8 +70,8 @@ def prepare_instance(config: dict[str, object]) -> None:
     that the configured Redis answers."""
     if config.get("REDIS_URL"):
         check_redis(str(config["REDIS_URL"]))
-    upgrade_database(str(config["DATABASE_URL"]))
-    IssuerKeys.load_or_create(Path(str(config["CARDSIM_KEY_FILE"])))
+    keys = IssuerKeys.load_or_create(Path(str(config["CARDSIM_KEY_FILE"])))
+    upgrade_database(str(config["DATABASE_URL"]), keys=keys)
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
 
 

@@ -9,6 +9,7 @@ from issuer.errors import ValidationFailed
 from issuer.onboarding import submit_identity
 from web.clock import now
 from web.database import db_session
+from web.flow.card_step import issuer_keys
 
 IDENTITY_FIELDS = ("full_name", "id_number", "mobile", "annual_income", "employer")
 MAX_FIELD_CHARS = 200
@@ -33,5 +34,6 @@ def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -
     return submit_identity(
         db_session(), application_id=application_id, full_name=clean["full_name"],
         id_number=clean["id_number"], mobile=clean["mobile"],
-        annual_income=clean["annual_income"], employer=clean["employer"], now=now(),
+        annual_income=clean["annual_income"], employer=clean["employer"], keys=issuer_keys(),
+        now=now(),
     )

@@ -1,0 +1,111 @@
+"""Resident ID and mobile numbers sealed at rest: the sealing, and the migration of old rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+
+from issuer.db import alembic_config, make_engine, make_session_factory, upgrade_database
+from issuer.errors import IssuerError, KeyFileError
+from issuer.keys import IssuerKeys
+from issuer.models import Applicant
+from issuer.personal_data import open_text, personal_data_key, seal_identity, seal_text
+from tests.issuer.flow import IDENTITY
+
+ID_NUMBER = str(IDENTITY["id_number"])
+MOBILE = str(IDENTITY["mobile"])
+
+
+@pytest.mark.unit
+def test_sealed_identity_opens_to_the_numbers_and_keeps_masked_copies() -> None:
+    keys = IssuerKeys.generate()
+    sealed = seal_identity(keys=keys, id_number=ID_NUMBER, mobile=MOBILE)
+    assert open_text(keys=keys, sealed=sealed.id_number_sealed) == ID_NUMBER
+    assert open_text(keys=keys, sealed=sealed.mobile_sealed) == MOBILE
+    assert ID_NUMBER.encode() not in sealed.id_number_sealed
+    assert sealed.id_number_masked == ID_NUMBER[:6] + "********" + ID_NUMBER[-4:]
+    assert sealed.mobile_masked == "138****5678"
+    # A fresh nonce each time: equal numbers do not give equal records.
+    assert seal_text(keys=keys, text=ID_NUMBER) != seal_text(keys=keys, text=ID_NUMBER)
+
+
+@pytest.mark.unit
+def test_personal_data_key_is_separate_from_the_card_number_kek() -> None:
+    keys = IssuerKeys.generate()
+    assert personal_data_key(keys) != keys.kek
+    assert personal_data_key(keys) == personal_data_key(keys)
+
+
+@pytest.mark.unit
+def test_wrong_key_or_altered_record_is_refused() -> None:
+    keys = IssuerKeys.generate()
+    sealed = seal_text(keys=keys, text=ID_NUMBER)
+    with pytest.raises(IssuerError, match="failed authentication"):
+        open_text(keys=IssuerKeys.generate(), sealed=sealed)
+    altered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(IssuerError, match="failed authentication"):
+        open_text(keys=keys, sealed=altered)
+
+
+def _at_staff01_with_one_plaintext_applicant(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "staff01")
+            connection.execute(text(
+                "INSERT INTO applicant (full_name, id_number, birth_date, mobile, annual_income,"
+                " employer, created_at) VALUES ('王小明', :id, '1990-03-07', :mobile, 120000,"
+                " 'Acme', :at)"), {"id": ID_NUMBER, "mobile": MOBILE,
+                                   "at": datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)})
+    finally:
+        engine.dispose()
+
+
+def _revision(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT version_num FROM alembic_version"))
+                       .scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_migration_seals_existing_rows_and_downgrade_opens_them(db_url: str) -> None:
+    _at_staff01_with_one_plaintext_applicant(db_url)
+    keys = IssuerKeys.generate()
+    upgrade_database(db_url, keys=keys)
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as s:
+            person = s.scalars(select(Applicant)).one()
+            assert open_text(keys=keys, sealed=person.id_number_sealed) == ID_NUMBER
+            assert open_text(keys=keys, sealed=person.mobile_sealed) == MOBILE
+            assert person.id_number_masked == ID_NUMBER[:6] + "********" + ID_NUMBER[-4:]
+            assert person.mobile_masked == "138****5678"
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection, keys=keys), "staff01")
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT id_number, mobile FROM applicant")).one()
+        assert tuple(row) == (ID_NUMBER, MOBILE)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_migration_without_keys_stops_before_changing_anything(db_url: str) -> None:
+    _at_staff01_with_one_plaintext_applicant(db_url)
+    with pytest.raises(KeyFileError, match="1 applicant"):
+        upgrade_database(db_url)
+    assert _revision(db_url) == "staff01"
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT id_number, mobile FROM applicant")).one()
+        assert tuple(row) == (ID_NUMBER, MOBILE)
+    finally:
+        engine.dispose()
