@@ -6,10 +6,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from issuer.keys import IssuerKeys
 from liveness import parse_challenges
-from web.config import DEFAULT_REDIS_PREFIX, check_redis_url, config_from_env
+from web.config import (
+    DEFAULT_REDIS_PREFIX,
+    check_redis_url,
+    config_from_env,
+    parse_rate_limits,
+)
 from web.database import init_database
 from web.device.phones import ensure_manufacturer
 from web.errors import register_error_handlers
@@ -36,6 +42,15 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # Overrides are checked like the environment: a bad URL fails here, not on first use.
     app.config["REDIS_URL"] = check_redis_url(app.config.get("REDIS_URL"))
     app.config.setdefault("CARDSIM_REDIS_PREFIX", DEFAULT_REDIS_PREFIX)
+    limits = app.config.get("CARDSIM_RATE_LIMITS")
+    if limits is None or isinstance(limits, str):
+        app.config["CARDSIM_RATE_LIMITS"] = parse_rate_limits(limits)
+    proxies = int(app.config.get("CARDSIM_TRUSTED_PROXIES") or 0)
+    if proxies:
+        # Believe exactly as many X-Forwarded-* hops as there are proxies we run; a client
+        # cannot spoof its address past them.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = derive_secret_key(app.config["CARDSIM_KEY_FILE"])
 

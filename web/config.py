@@ -8,19 +8,32 @@
 - `CARDSIM_APPLICATION_TTL_HOURS` (default `72`): an unfinished application expires after this.
 - `CARDSIM_SECURE_COOKIES` (default `0`): `1` behind HTTPS, so cookies get the Secure flag.
 - `REDIS_URL` (default unset): `redis://[:password@]host:port/db`, `rediss://...` or
-  `unix:///path/redis.sock`. When set, in-progress liveness sessions, login throttles and staff
-  console sessions live in Redis instead of the database (see docs/deployment.md); applications,
-  results, events and the audit log stay in the database.
+  `unix:///path/redis.sock`. When set, in-progress liveness sessions, login throttles, request
+  rate counters and staff console sessions live in Redis instead of the database (see
+  docs/deployment.md); applications, results, events and the audit log stay in the database.
 - `CARDSIM_REDIS_PREFIX` (default `cardsim:`): prefix of every Redis key, so several
   installations can share one Redis.
+- `CARDSIM_RATE_LIMITS` (default `applications=60/h,phones=60/h,frames=25/s`): overrides of the
+  request rate limits, one at a time (`<name>=<count>/<unit>`, units s, m, h, optionally with a
+  multiple such as `25/10s`; `<name>=off` turns one off). `applications`: applications started
+  from one client address (page or API); `phones`: emulated phones created from one client
+  address; `frames`: liveness frames posted for one application. Over a limit: 429 with
+  `Retry-After`.
+- `CARDSIM_TRUSTED_PROXIES` (default `0`): how many reverse proxies stand in front of the app;
+  their `X-Forwarded-For` / `X-Forwarded-Proto` / `X-Forwarded-Host` are then believed, so the
+  client address (rate limits, login throttling) is the one the outermost proxy saw.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from issuer.rate_limits import RateLimit
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/cardsim.db"
 DEFAULT_KEY_FILE = "instance/issuer-keys.json"
@@ -53,6 +66,9 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
     prefix = env.get("CARDSIM_REDIS_PREFIX", "").strip() or DEFAULT_REDIS_PREFIX
     if len(prefix) > 64:
         raise ConfigError("CARDSIM_REDIS_PREFIX must be at most 64 characters")
+    proxies_text = env.get("CARDSIM_TRUSTED_PROXIES", "").strip() or "0"
+    if not proxies_text.isdigit() or int(proxies_text) > 10:
+        raise ConfigError("CARDSIM_TRUSTED_PROXIES must be a whole number from 0 to 10")
     return {
         "DATABASE_URL": env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         "CARDSIM_KEY_FILE": Path(env.get("CARDSIM_KEY_FILE", "").strip() or DEFAULT_KEY_FILE),
@@ -63,6 +79,8 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
         "CARDSIM_APPLICATION_TTL_HOURS": ttl,
         "REDIS_URL": redis_url,
         "CARDSIM_REDIS_PREFIX": prefix,
+        "CARDSIM_RATE_LIMITS": parse_rate_limits(env.get("CARDSIM_RATE_LIMITS")),
+        "CARDSIM_TRUSTED_PROXIES": int(proxies_text),
         "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -73,6 +91,40 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, objec
         "WTF_CSRF_SSL_STRICT": secure,
         "JSON_SORT_KEYS": False,
     }
+
+
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    "applications": RateLimit("applications", 60, timedelta(hours=1),
+                              "applications from this address"),
+    "phones": RateLimit("phones", 60, timedelta(hours=1), "phones created from this address"),
+    "frames": RateLimit("frames", 25, timedelta(seconds=1), "camera frames"),
+}
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+_ITEM = re.compile(r"([a-z_]+)=(?:(off)|([0-9]{1,9})/([0-9]{0,6})([smh]))")
+
+
+def parse_rate_limits(text: str | None) -> dict[str, RateLimit | None]:
+    """The limits in force: the defaults with `text`'s overrides; `ConfigError` if malformed."""
+    limits: dict[str, RateLimit | None] = dict(DEFAULT_RATE_LIMITS)
+    for raw in (text or "").split(","):
+        item = raw.strip().lower()
+        if not item:
+            continue
+        match = _ITEM.fullmatch(item)
+        if match is None or match.group(1) not in DEFAULT_RATE_LIMITS:
+            names = ", ".join(DEFAULT_RATE_LIMITS)
+            raise ConfigError(f"CARDSIM_RATE_LIMITS: {raw.strip()!r} is not <name>=<count>/<unit> "
+                              f"or <name>=off (names: {names}; units: s, m, h)")
+        name, off, count, multiple, unit = match.groups()
+        if off:
+            limits[name] = None
+            continue
+        window = timedelta(seconds=int(multiple or "1") * _UNITS[unit])
+        if int(count) < 1 or window.total_seconds() < 1:
+            raise ConfigError(f"CARDSIM_RATE_LIMITS: {raw.strip()!r} must allow at least one "
+                              "request per window of at least one second")
+        limits[name] = RateLimit(name, int(count), window, DEFAULT_RATE_LIMITS[name].what)
+    return limits
 
 
 def check_redis_url(raw: str | None) -> str | None:

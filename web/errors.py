@@ -25,6 +25,7 @@ from issuer.errors import (
     ValidationFailed,
 )
 from issuer.permissions import PermissionDenied
+from issuer.rate_limits import RateLimited
 from liveness import FrameRejected, InvalidSession, LivenessError
 from tee_sim import DeviceNotFound, StateIntegrityError, TeeError
 
@@ -77,6 +78,8 @@ def render_form_errors_with(renderer: FormRenderer) -> None:
 
 def issuer_error_status(exc: IssuerError) -> tuple[int, str]:
     """The HTTP status and error code for a domain error, for every blueprint."""
+    if isinstance(exc, RateLimited):
+        return 429, "rate_limited"
     if isinstance(exc, PermissionDenied):
         return 403, "forbidden"
     if isinstance(exc, ValidationFailed):
@@ -104,7 +107,10 @@ def _handle_issuer_error(exc: IssuerError) -> Any:
     message = exc.message
     if fields and not wants_json():
         message = "Please correct: " + "; ".join(fields.values())
-    return error_response(status, code, message, fields=fields)
+    response = error_response(status, code, message, fields=fields)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _handle_device_trust_error(exc: DeviceTrustError) -> Response:

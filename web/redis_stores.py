@@ -10,6 +10,8 @@ Key layout (`prefix` is `CARDSIM_REDIS_PREFIX`, default `cardsim:`); every key h
   its absolute expiry.
 - `{prefix}staff_sessions:{staff_user_id}`: set of token hashes (to end or count a staff
   member's sessions); TTL the longest of its sessions'.
+- `{prefix}rate:{limit}:{window number}:{subject}`: integer, requests counted in one window
+  of a rate limit (`issuer.rate_limits`); expires at the end of its window.
 
 Atomicity: liveness states are replaced by a Lua compare-and-set on their version; throttle
 counters by WATCH/MULTI (the policy is Python: `issuer.staff_throttle`); touching a staff
@@ -258,15 +260,36 @@ class RedisStaffSessionStore:
         return sum(1 for e in expiries if e is not None and datetime.fromisoformat(_text(e)) > now)
 
 
+class RedisRateCounterStore:
+    """Request rate counters: INCR and PEXPIREAT in one MULTI, so a counter never outlives
+    its window."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, key: str) -> str:
+        """The Redis key of a counter."""
+        return f"{self.prefix}rate:{key}"
+
+    def hit(self, key: str, *, expires_at: datetime, now: datetime) -> int:
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(self.key(key))
+            pipe.pexpireat(self.key(key), max(1, int(expires_at.timestamp() * 1000)))
+            count, _ = pipe.execute()
+        return int(count)
+
+
 @dataclass(frozen=True)
 class RedisStores:
-    """The three Redis stores of one app, on one client."""
+    """The Redis stores of one app, on one client."""
 
     client: redis.Redis
     prefix: str
     liveness: RedisLivenessStateStore
     throttles: RedisThrottleStore
     staff_sessions: RedisStaffSessionStore
+    rate_counters: RedisRateCounterStore
 
     @classmethod
     def open(cls, url: str, *, prefix: str) -> RedisStores:
@@ -275,4 +298,5 @@ class RedisStores:
         return cls(client=client, prefix=prefix,
                    liveness=RedisLivenessStateStore(client, prefix),
                    throttles=RedisThrottleStore(client, prefix),
-                   staff_sessions=RedisStaffSessionStore(client, prefix))
+                   staff_sessions=RedisStaffSessionStore(client, prefix),
+                   rate_counters=RedisRateCounterStore(client, prefix))

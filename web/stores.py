@@ -1,8 +1,9 @@
 """Where short-lived state lives: chosen once per app from `REDIS_URL`.
 
-Without `REDIS_URL`, in-progress liveness states, login throttles and staff console sessions
-are kept in the database by the issuer's SQL stores, in the request's transaction. With it,
-they are kept in Redis (`web.redis_stores`); everything else stays in the database.
+Without `REDIS_URL`, in-progress liveness states, login throttles, request rate counters and
+staff console sessions are kept in the database by the issuer's SQL stores, in the request's
+transaction. With it, they are kept in Redis (`web.redis_stores`); everything else stays in the
+database.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from issuer.ephemeral import (
     StaffSessionStore,
     ThrottleStore,
 )
+from issuer.rate_limits import RateCounterStore, SqlRateCounterStore
 from web.database import db_session
 from web.redis_stores import RedisStores
 
@@ -50,6 +52,12 @@ def throttle_store() -> ThrottleStore:
     """This app's store of failed-login counters."""
     stores = redis_stores()
     return stores.throttles if stores is not None else SqlThrottleStore(db_session())
+
+
+def rate_counter_store() -> RateCounterStore:
+    """This app's store of request rate counters."""
+    stores = redis_stores()
+    return stores.rate_counters if stores is not None else SqlRateCounterStore(db_session())
 
 
 def staff_session_store() -> StaffSessionStore:

@@ -23,7 +23,7 @@ REQUIRED = [
     "signature over other text", "replayed nonce", "tampered record", "replayed to the",
     "payload altered in transit", "out of order", "IDOR", "without CSRF",
     "without permission", "brute-force", "printed photo", "jitter", "another order",
-    "looping",
+    "looping", "flood of new applications",
 ]
 
 

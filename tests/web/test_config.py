@@ -77,3 +77,26 @@ def test_csp_forbids_inline_code_and_framing() -> None:
     assert "style-src 'self'" in CONTENT_SECURITY_POLICY
     assert "unsafe" not in CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+
+
+def test_rate_limits_and_trusted_proxies_defaults_and_overrides() -> None:
+    defaults = config_from_env({})
+    limits = defaults["CARDSIM_RATE_LIMITS"]
+    assert isinstance(limits, dict)
+    assert {name: (limit.limit, limit.window.total_seconds())
+            for name, limit in limits.items()} == {
+        "applications": (60, 3600.0), "phones": (60, 3600.0), "frames": (25, 1.0)}
+    assert defaults["CARDSIM_TRUSTED_PROXIES"] == 0
+    config = config_from_env({"CARDSIM_RATE_LIMITS": "applications=5/10m",
+                              "CARDSIM_TRUSTED_PROXIES": "2"})
+    overridden = config["CARDSIM_RATE_LIMITS"]
+    assert isinstance(overridden, dict)
+    assert overridden["applications"].limit == 5
+    assert overridden["applications"].window.total_seconds() == 600
+    assert config["CARDSIM_TRUSTED_PROXIES"] == 2
+
+
+@pytest.mark.parametrize("proxies", ["yes", "-1", "11", "1.5"])
+def test_bad_trusted_proxies_is_a_clear_error(proxies: str) -> None:
+    with pytest.raises(ConfigError, match="CARDSIM_TRUSTED_PROXIES"):
+        config_from_env({"CARDSIM_TRUSTED_PROXIES": proxies})

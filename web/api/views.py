@@ -33,6 +33,7 @@ from web.flow import (
 )
 from web.flow.binding_step import b64, b64decode_field
 from web.json_body import json_object, read_frame_body
+from web.rate_limits import client_address, enforce_rate_limit
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 MAX_ANSWERS = 50
@@ -70,6 +71,7 @@ def openapi() -> Response:
 
 @api_bp.post("/applications")
 def create_application() -> tuple[Response, int]:
+    enforce_rate_limit("applications", client_address())
     body = json_object()
     if body.get("consent") is not True:
         raise ValidationFailed({"consent": "consent to processing personal data is required "
@@ -108,6 +110,7 @@ def liveness_session(application_id: str) -> tuple[Response, int]:
 @api_bp.post("/applications/<application_id>/liveness/frames")
 def liveness_frame(application_id: str) -> Response:
     application = bearer_application(application_id)
+    enforce_rate_limit("frames", application.id)
     client_ms = request.headers.get("X-Client-Timestamp")
     if request.mimetype == "application/json":
         body = json_object(allow_empty=False)

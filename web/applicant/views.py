@@ -44,6 +44,7 @@ from web.flow import (
 )
 from web.flow.binding_step import b64, b64decode_field
 from web.json_body import json_object, read_frame_body
+from web.rate_limits import client_address, enforce_rate_limit
 
 STEP_ENDPOINTS = {
     "identity": "applicant.identity",
@@ -99,6 +100,7 @@ def index() -> str:
 
 @applicant_bp.post("/start")
 def start() -> Any:
+    enforce_rate_limit("applications", client_address())
     if request.form.get("consent") != "yes":
         body = render_template(
             "applicant/index.html", steps=stepper("start"), resume_url=None,
@@ -180,6 +182,7 @@ def liveness_start() -> Response:
 @applicant_bp.post("/application/liveness/frame")
 def liveness_frame() -> Response:
     application = cookie_application()
+    enforce_rate_limit("frames", application.id)
     jpeg = read_frame_body()
     status = liveness_step.submit_frame(
         application_id=application.id, sessions_used=application.liveness_sessions,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from web.probe import (
+    attacks_abuse,
     attacks_binding,
     attacks_card,
     attacks_flow,
@@ -17,13 +18,15 @@ from web.probe.result import ProbeAborted, ProbeResult, ProbeSkipped
 
 Scenario = Callable[[ProbeContext], ProbeResult]
 # Order matters: the card journey's steps build on each other, the staff attacks act on its
-# card, and brute force (which locks an account) comes last.
+# card, brute force (which locks an account) comes late, and the application flood (after which
+# the probe's address cannot start applications until the window ends) last.
 ALL_SCENARIOS: tuple[Scenario, ...] = (
     *attacks_flow.SCENARIOS,
     *attacks_liveness.SCENARIOS,
     *attacks_binding.SCENARIOS,
     *attacks_card.SCENARIOS,
     *attacks_staff.SCENARIOS,
+    *attacks_abuse.SCENARIOS,
 )
 
 

@@ -29,6 +29,7 @@ from issuer.staff_sessions import (
 )
 from web.clock import now
 from web.database import db_session, mark_for_commit_despite_error
+from web.rate_limits import client_address
 from web.staff import staff_bp
 from web.stores import staff_session_store, throttle_store
 
@@ -102,10 +103,6 @@ def _inject_staff() -> dict[str, Any]:
     return {"staff": g.get("staff")}
 
 
-def _client_ip() -> str:
-    return request.remote_addr or "unknown"
-
-
 def _set_cookie(response: Response, token: str) -> None:
     response.set_cookie(
         COOKIE_NAME, token, path=COOKIE_PATH, httponly=True, samesite="Strict",
@@ -135,7 +132,7 @@ def login() -> Response:
                            status=400)
     try:
         result = login_staff(db_session(), username=username, password=password,
-                             client_ip=_client_ip(), now=now(),
+                             client_ip=client_address(), now=now(),
                              throttle_store=throttle_store(),
                              session_store=staff_session_store())
     except AccountLocked as exc:
