@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clips
+from tests.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHALLENGES = ("blink", "turn_left", "open_mouth")
@@ -37,12 +37,6 @@ class LiveServer:
     staff_passwords: dict[str, str] = field(default_factory=dict)
     instance: Path = Path()
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[str], log: Path) -> None:
@@ -65,7 +59,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps (make test does)")
     instance = tmp_path_factory.mktemp("e2e-instance")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{instance / 'cardsim.db'}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port
 from tests.web.api_driver import IDENTITY
 
 pytestmark = pytest.mark.integration
@@ -36,12 +36,6 @@ def cardsim(*args: str, env: dict[str, str],
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 @pytest.mark.parametrize(
     ("args", "extra_env"),
@@ -50,7 +44,7 @@ def unused_port() -> int:
      (["serve", "--port", "5999"], {"CARDSIM_LIVENESS_CHALLENGES": "blink,fly"}),
      (["serve", "--port", "5999"], {"REDIS_URL": "memcached://127.0.0.1:11211"}),
      # A valid URL where nothing listens: refused at start, not on the first request.
-     (["serve", "--port", "5999"], {"REDIS_URL": f"redis://127.0.0.1:{unused_port()}/0"})],
+     (["serve", "--port", "5999"], {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})],
 )
 def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, args: list[str],
                                                extra_env: dict[str, str]) -> None:
@@ -59,12 +53,6 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, args: list[str],
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = None
