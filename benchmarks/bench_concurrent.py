@@ -1,6 +1,6 @@
 """Concurrent applicants streaming liveness frames at 10 fps to gunicorn workers on PostgreSQL.
 
-Run: .venv/bin/python -m benchmarks.bench_concurrent [--applicants 6] [--workers 3]
+Run: .venv/bin/python -m benchmarks.bench_concurrent [--applicants 6] [--workers 3] [--redis-url URL]
 
 Starts `cardsim serve --workers W` (gunicorn) on a fresh PostgreSQL schema
 ($CARDSIM_TEST_POSTGRES_URL), then in the same run: (1) baseline, one applicant alone;
@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applicants", type=int, default=6)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--redis-url", default="",
+                        help="also keep short-lived state in this Redis (REDIS_URL); the "
+                             "benchmark's keys get their own prefix")
     args = parser.parse_args(argv)
     clips = render_face_clips()
     admin = os.environ.get("CARDSIM_TEST_POSTGRES_URL", "").strip() or DEFAULT_POSTGRES
@@ -118,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         env = {**os.environ, "DATABASE_URL": url,
                "CARDSIM_KEY_FILE": str(instance / "keys.json"),
                "CARDSIM_DEVICE_DIR": str(instance / "devices")}
+        if args.redis_url:
+            env |= {"REDIS_URL": args.redis_url,
+                    "CARDSIM_REDIS_PREFIX": f"bench-{instance.name}:"}
         process, base = start_gunicorn(env, args.workers, instance / "server.log")
         try:
             server = Server(base)
@@ -128,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
             process.terminate()
             process.wait(timeout=20)
     offered = args.applicants * FPS
-    print(f"gunicorn workers {args.workers}, PostgreSQL, {os.cpu_count()} CPU(s)")
+    store = " + Redis" if args.redis_url else ""
+    print(f"gunicorn workers {args.workers}, PostgreSQL{store}, {os.cpu_count()} CPU(s)")
     print(f"baseline 1 applicant     {base_fps:6.1f} frames/s  "
           f"p50 {p(base_lat, 0.5):6.1f} ms  p95 {p(base_lat, 0.95):6.1f} ms  "
           f"verdict: {base_verdicts[0]}")
