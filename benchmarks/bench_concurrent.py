@@ -1,6 +1,7 @@
 """Concurrent applicants streaming liveness frames at 10 fps to gunicorn workers on PostgreSQL.
 
-Run: .venv/bin/python -m benchmarks.bench_concurrent [--applicants 6] [--workers 3] [--redis-url URL]
+Run: .venv/bin/python -m benchmarks.bench_concurrent [--applicants 6] [--workers 3]
+         [--redis-url URL]
 
 Starts `cardsim serve --workers W` (gunicorn) on a fresh PostgreSQL schema
 ($CARDSIM_TEST_POSTGRES_URL), then in the same run: (1) baseline, one applicant alone;

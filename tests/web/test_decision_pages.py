@@ -17,6 +17,7 @@ from tests.web.api_driver import (
     sign_agreement,
     start_applicant,
 )
+from tests.web.test_pages import csrf_token
 from web.database import app_database
 
 pytestmark = pytest.mark.integration
@@ -40,12 +41,30 @@ def open_in_browser(client: FlaskClient, applicant: ApiApplicant) -> None:
         session["access_token"] = applicant.token
 
 
+def decide_in_browser(client: FlaskClient, applicant: ApiApplicant) -> str:
+    """Open the signed application: the page decides nothing until its button is pressed."""
+    open_in_browser(client, applicant)
+    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    assert 'data-outcome="pending"' in page and "See my decision" in page
+    assert applicant.state() == "agreement_signed"  # a GET (or a prefetch) decided nothing
+    decided = client.post("/application/decision", data={"csrf_token": csrf_token(page)})
+    assert decided.status_code == 303 and decided.headers["Location"].endswith("/decision")
+    assert applicant.state() != "agreement_signed"
+    return client.get("/application/decision").get_data(as_text=True)
+
+
+def test_deciding_needs_the_pages_csrf_token(client: FlaskClient, app: Flask) -> None:
+    applicant = signed_applicant(client, app)
+    open_in_browser(client, applicant)
+    assert client.post("/application/decision").status_code == 400
+    assert applicant.state() == "agreement_signed"
+
+
 def test_manual_review_page_then_the_staff_decision_when_coming_back(
     client: FlaskClient, app: Flask
 ) -> None:
     applicant = signed_applicant(client, app, voluntary="no")
-    open_in_browser(client, applicant)
-    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    page = decide_in_browser(client, applicant)
     assert 'data-outcome="manual_review"' in page and "review your application" in page
     assert "Get my card" not in page
     now = datetime.now(UTC)
@@ -61,8 +80,7 @@ def test_manual_review_page_then_the_staff_decision_when_coming_back(
 
 def test_declined_page_is_clear_and_final(client: FlaskClient, app: Flask) -> None:
     applicant = signed_applicant(client, app, paid_or_asked="yes")
-    open_in_browser(client, applicant)
-    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    page = decide_in_browser(client, applicant)
     assert 'data-outcome="declined"' in page and "cannot offer you a card" in page
     assert "interview_paid_to_apply" not in page  # internal reason codes stay internal
     assert client.get("/application/card").headers["Location"].endswith("/decision")

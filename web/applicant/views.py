@@ -296,20 +296,36 @@ def agreement_signature() -> Any:
     if not outcome.accepted:
         mark_for_commit_despite_error()
         return jsonify({"error": {"code": outcome.reason, "message": outcome.message}}), 422
+    # The signature completes the application: decide in the same transaction, so the page
+    # the script opens next only shows the outcome.
+    decision_step.ensure_decision(cookie_application())
     return jsonify({"accepted": True, "next_url": url_for("applicant.decision")})
 
 
 # --- decision and card ----------------------------------------------------------------------
 
-@applicant_bp.get("/application/decision")
-def decision() -> Any:
+@applicant_bp.post("/application/decision")
+def decide_now() -> BaseResponse:
     application, elsewhere = _on_step("decision")
     if elsewhere is not None:
         return elsewhere
-    summary = decision_step.ensure_decision(application)
+    decision_step.ensure_decision(application)
+    return redirect(url_for("applicant.decision"), code=303)
+
+
+@applicant_bp.get("/application/decision")
+def decision() -> Any:
+    """Show the decision. A GET decides nothing (a prefetch must not make a credit decision):
+    a signed application not yet decided shows a button that POSTs here."""
+    application, elsewhere = _on_step("decision")
+    if elsewhere is not None:
+        return elsewhere
+    summary = decision_step.current_decision(application)
     reasons: tuple[str, ...] = ()
     if application.state in (ApplicationState.EXPIRED, ApplicationState.ABANDONED):
         outcome, limit = application.state.value, 0
+    elif application.state == ApplicationState.AGREEMENT_SIGNED:
+        outcome, limit = "pending", 0
     elif summary is None:
         outcome, limit = "manual_review", 0
     else:

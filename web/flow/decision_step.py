@@ -28,12 +28,16 @@ class DecisionSummary:
 
 def ensure_decision(application: ApplicationView) -> DecisionSummary | None:
     """Decide a signed application now; return the latest decision (None if none yet)."""
-    session = db_session()
     if application.state == ApplicationState.AGREEMENT_SIGNED:
-        view = decide(session, application_id=application.id, now=now())
+        view = decide(db_session(), application_id=application.id, now=now())
         return DecisionSummary(outcome=view.outcome, credit_limit=view.credit_limit,
                                reasons=_applicant_reasons(view.reasons))
-    decision = latest_decision(session, application_id=application.id)
+    return current_decision(application)
+
+
+def current_decision(application: ApplicationView) -> DecisionSummary | None:
+    """The latest decision on the application, or None; decides nothing (safe for a GET)."""
+    decision = latest_decision(db_session(), application_id=application.id)
     if decision is None:
         return None
     return DecisionSummary(outcome=decision.outcome, credit_limit=decision.credit_limit,
