@@ -123,6 +123,15 @@ class IssuerKeys:
         return keys
 
     @classmethod
+    def load(cls, path: Path) -> IssuerKeys:
+        """Load an existing key file; `KeyFileError` when it is missing (never creates one)."""
+        try:
+            return cls._load(path)
+        except FileNotFoundError:
+            raise KeyFileError(f"issuer key file {path} does not exist "
+                               "(set CARDSIM_KEY_FILE)") from None
+
+    @classmethod
     def _load(cls, path: Path) -> IssuerKeys:
         fd = os.open(path, os.O_RDONLY)
         with os.fdopen(fd, encoding="ascii") as handle:

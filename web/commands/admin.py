@@ -1,4 +1,4 @@
-"""Administrative subcommands: `init-db`, `create-staff`, `audit verify`."""
+"""Administrative subcommands: `init-db`, `create-staff`, `audit verify`, `audit anchor`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from issuer.audit import verify_audit_chain
+from issuer.audit_anchor import AuditAnchor, anchor_head, parse_anchor, verify_with_anchors
 from issuer.clock import utc_now
 from issuer.db import database_url_from_env, make_engine, make_session_factory, upgrade_database
 from issuer.errors import IssuerError, ValidationFailed
@@ -96,20 +98,63 @@ def create_staff_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_anchors(path: Path) -> list[AuditAnchor]:
+    """Every anchor in a file of `cardsim audit anchor` lines; ValueError names a bad line."""
+    anchors = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                anchors.append(parse_anchor(line))
+            except ValidationFailed as exc:
+                raise ValueError(f"{path}:{number}: {_describe(exc)}") from None
+    if not anchors:
+        raise ValueError(f"{path} holds no anchors")
+    return anchors
+
+
 def audit_verify(args: argparse.Namespace) -> int:
-    """Recompute the audit chain; exit 1 and name the first broken entry if tampered."""
+    """Recompute the audit chain (and check it against anchors); exit 1 if tampered."""
+    try:
+        anchors = _read_anchors(Path(args.anchors)) if args.anchors else []
+        keys = IssuerKeys.load(key_file_from_env()) if anchors else None
+    except (OSError, ValueError, IssuerError) as exc:
+        return _fail(exc.message if isinstance(exc, IssuerError) else str(exc))
     engine = make_engine(_database_url(args))
     try:
         with make_session_factory(engine)() as session:
-            result = verify_audit_chain(session)
+            if keys is not None:
+                result = verify_with_anchors(session, anchors=anchors,
+                                             verify_key=keys.verify_key)
+            else:
+                result = verify_audit_chain(session)
     except SQLAlchemyError as exc:
         return _fail(_describe(exc), 1)
     finally:
         engine.dispose()
     if not result.ok:
-        return _fail(f"audit chain broken at entry {result.first_broken_seq}: {result.reason} "
-                     f"({result.checked} entries verified before it)", 1)
-    print(f"audit chain intact: {result.checked} entries verified")
+        return _fail(f"audit log tampered at entry {result.first_broken_seq}: {result.reason} "
+                     f"({result.checked} entries verified)", 1)
+    held = f"; it holds all {len(anchors)} anchored heads" if anchors else ""
+    print(f"audit chain intact: {result.checked} entries verified{held}")
+    return 0
+
+
+def audit_anchor(args: argparse.Namespace) -> int:
+    """Print (and with --out append to a file) the signed head of the audit chain."""
+    engine = make_engine(_database_url(args))
+    try:
+        keys = IssuerKeys.load(key_file_from_env())
+        with make_session_factory(engine)() as session:
+            anchor = anchor_head(session, signing_key=keys.signing_key, now=utc_now())
+        line = anchor.to_json()
+        if args.out:
+            with Path(args.out).open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+    except (SQLAlchemyError, IssuerError, OSError) as exc:
+        return _fail(_describe(exc) if not isinstance(exc, OSError) else str(exc), 1)
+    finally:
+        engine.dispose()
+    print(line)
     return 0
 
 
@@ -119,7 +164,7 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add `init-db`, `create-staff` and `audit verify` to the `cardsim` CLI."""
+    """Add `init-db`, `create-staff`, `audit verify` and `audit anchor` to the `cardsim` CLI."""
     init = subparsers.add_parser("init-db", help="create or upgrade the database schema")
     _database_option(init)
     init.set_defaults(func=init_db)
@@ -135,5 +180,13 @@ def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the tamper-evident audit chain")
+    verify.add_argument("--anchors", default=None, metavar="FILE",
+                        help="also check that the log still holds every head anchored in FILE "
+                             "(lines written by `cardsim audit anchor`)")
     _database_option(verify)
     verify.set_defaults(func=audit_verify)
+    anchor = audit_commands.add_parser(
+        "anchor", help="print the signed head of the audit chain, to keep outside the database")
+    anchor.add_argument("--out", default=None, metavar="FILE", help="also append it to FILE")
+    _database_option(anchor)
+    anchor.set_defaults(func=audit_anchor)
