@@ -18,7 +18,7 @@
   const resultEl = document.getElementById("liveness-result");
   const guide = document.getElementById("face-guide");
   const stage = document.getElementById("camera-stage");
-  const FRAME_INTERVAL_MS = 110;   // about 9 frames per second, well under the 15 fps cap
+  const FRAME_INTERVAL_MS = 110;   // about 9 frames per second, well under the server limit (25/s)
   const JPEG_QUALITY = 0.7;
   const MAX_WIDTH = 640;
   let stream = null;
