@@ -8,11 +8,12 @@ window.cardsim = (function () {
   }
 
   class ApiError extends Error {
-    constructor(status, code, message, body) {
+    constructor(status, code, message, body, retryAfter) {
       super(message);
       this.status = status;
       this.code = code;
       this.body = body;
+      this.retryAfter = retryAfter;  // seconds, from Retry-After (429, 503), else null
     }
   }
 
@@ -37,8 +38,10 @@ window.cardsim = (function () {
     }
     if (!response.ok) {
       const err = (data && data.error) || {};
+      const retry = parseInt(response.headers.get("Retry-After") || "", 10);
       throw new ApiError(response.status, err.code || "http_" + response.status,
-        err.message || "The server answered " + response.status + ".", data);
+        err.message || "The server answered " + response.status + ".", data,
+        Number.isFinite(retry) && retry > 0 ? retry : null);
     }
     return data;
   }

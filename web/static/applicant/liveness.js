@@ -137,6 +137,13 @@
       } catch (err) {
         if (err.status === 422 && err.code && err.code.indexOf("frame") >= 0) {
           api.setText(hintEl, err.message);    // one bad frame: keep going
+        } else if ((err.status === 429 || err.status === 503) && err.retryAfter !== null &&
+                   err.retryAfter <= 10) {
+          // Too many frames, or the session store is briefly away: the frame changed nothing,
+          // so wait as told and go on (the session's own time limits still apply).
+          api.setText(hintEl, "Just a moment\u2026");
+          await new Promise(function (r) { window.setTimeout(r, err.retryAfter * 1000); });
+          continue;
         } else {
           running = false;
           api.show(resultEl, true);
