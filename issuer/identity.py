@@ -169,10 +169,14 @@ def validate_identity(
 
 
 def mask_id_number(id_number: str) -> str:
-    """First six and last four characters visible (region and check digits)."""
-    if len(id_number) <= 10:
+    """Only the last four characters visible.
+
+    The usual "first six, last four" mask would hide just the birth date, which the issuer
+    keeps (and staff see) in clear for the age rules: the two together are the whole number.
+    """
+    if len(id_number) <= 4:
         return "*" * len(id_number)
-    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+    return "*" * (len(id_number) - 4) + id_number[-4:]
 
 
 def mask_mobile(mobile: str) -> str:

@@ -23,7 +23,7 @@ class _Header:
     """What an image declares before any pixel is decoded."""
 
     size: tuple[int, int]  # width, height
-    colour: bool  # 8-bit, three components: decodable straight into RGB
+    colour: bool  # 8-bit colour (YCbCr/RGB or CMYK): decodable straight into RGB
 
 
 def _png_header(data: bytes) -> _Header | None:
@@ -62,7 +62,7 @@ def _jpeg_header(data: bytes) -> _Header | None:
             precision, components = data[i + 4], data[i + 9]
             size = (int.from_bytes(data[i + 7:i + 9], "big"),
                     int.from_bytes(data[i + 5:i + 7], "big"))
-            return _Header(size=size, colour=precision == 8 and components == 3)
+            return _Header(size=size, colour=precision == 8 and components in (3, 4))
         if marker == 0xDA or length < 2:  # image data before any frame header
             return None
         i += 2 + length
@@ -96,10 +96,10 @@ def decode_frame(data: bytes) -> RgbImage:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     elif header.colour:
         # Straight into RGB (mediapipe's order): no conversion pass over the frame afterwards.
-        # EXIF orientation is ignored, as for every other frame format here.
+        # CMYK is converted too. EXIF orientation is ignored, as for every other frame here.
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
     else:
-        # Grey or CMYK JPEGs: decoded as they are, to be refused below with their format.
+        # Grey or 12-bit JPEGs: decoded as they are, to be refused below with their format.
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise FrameRejected("not_an_image", "the image data could not be decoded")

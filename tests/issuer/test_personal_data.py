@@ -26,8 +26,10 @@ def test_sealed_identity_opens_to_the_numbers_and_keeps_masked_copies() -> None:
     assert open_text(keys=keys, sealed=sealed.id_number_sealed) == ID_NUMBER
     assert open_text(keys=keys, sealed=sealed.mobile_sealed) == MOBILE
     assert ID_NUMBER.encode() not in sealed.id_number_sealed
-    assert sealed.id_number_masked == ID_NUMBER[:6] + "********" + ID_NUMBER[-4:]
+    assert sealed.id_number_masked == "*" * 14 + ID_NUMBER[-4:]
     assert sealed.mobile_masked == "138****5678"
+    # The birth date is kept in clear: the mask must not leave the rest of the number visible.
+    assert ID_NUMBER[:6] not in sealed.id_number_masked
     # A fresh nonce each time: equal numbers do not give equal records.
     assert seal_text(keys=keys, text=ID_NUMBER) != seal_text(keys=keys, text=ID_NUMBER)
 
@@ -85,7 +87,7 @@ def test_migration_seals_existing_rows_and_downgrade_opens_them(db_url: str) -> 
             person = s.scalars(select(Applicant)).one()
             assert open_text(keys=keys, sealed=person.id_number_sealed) == ID_NUMBER
             assert open_text(keys=keys, sealed=person.mobile_sealed) == MOBILE
-            assert person.id_number_masked == ID_NUMBER[:6] + "********" + ID_NUMBER[-4:]
+            assert person.id_number_masked == "*" * 14 + ID_NUMBER[-4:]
             assert person.mobile_masked == "138****5678"
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection, keys=keys), "staff01")

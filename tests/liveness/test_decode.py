@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from typing import Any
@@ -103,6 +104,16 @@ def test_grey_jpeg_is_rejected_with_its_format() -> None:
         decode_frame(_jpeg(np.full((100, 100), 128, np.uint8)))
     assert info.value.reason_code == "unsupported_color_format"
     assert "1 channel" in info.value.message
+
+
+def test_cmyk_jpeg_keeps_its_colours() -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 80), (220, 40, 10)).convert("CMYK").save(out, "JPEG", quality=95)
+    decoded = decode_frame(out.getvalue())
+    red, green, blue = (int(v) for v in decoded[40, 48])
+    assert red > 180 and green < 80 and blue < 60
 
 
 def test_jpeg_decodes_to_the_same_pixels_as_opencv_in_rgb_order() -> None:
