@@ -7,7 +7,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    inspect,
+    literal,
+    make_url,
+    select,
+    table,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -129,6 +140,25 @@ def alembic_config(connection: Any = None, *, keys: IssuerKeys | None = None) ->
     if keys is not None:
         config.attributes["issuer_keys"] = keys
     return config
+
+
+def holds_encrypted_data(url: str) -> bool:
+    """True when the database already has applicants or cards: data sealed under issuer keys.
+
+    A missing schema or empty tables is False. Used before creating a key file, so a wrong
+    `CARDSIM_KEY_FILE` cannot silently pair an existing database with brand-new keys.
+    """
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            for name in ("applicant", "card"):
+                if name in tables and connection.execute(
+                        select(literal(1)).select_from(table(name)).limit(1)).first():
+                    return True
+    finally:
+        engine.dispose()
+    return False
 
 
 def upgrade_database(url: str, *, keys: IssuerKeys | None = None) -> None:

@@ -123,6 +123,18 @@ class IssuerKeys:
         return keys
 
     @classmethod
+    def for_database(cls, path: Path, *, database_has_data: bool) -> IssuerKeys:
+        """The keys of a database: loaded, or created only while the database holds nothing
+        encrypted (`KeyFileError` otherwise: new keys could never open what is stored)."""
+        if database_has_data:
+            try:
+                return cls.load(path)
+            except KeyFileError as exc:
+                raise KeyFileError(f"{exc.message}; the database already holds data encrypted "
+                                   "under its issuer keys, so new ones are not created") from None
+        return cls.load_or_create(path)
+
+    @classmethod
     def load(cls, path: Path) -> IssuerKeys:
         """Load an existing key file; `KeyFileError` when it is missing (never creates one)."""
         try:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import select, text
 
-from issuer.db import alembic_config, make_engine, make_session_factory, upgrade_database
+from issuer.db import (
+    alembic_config,
+    holds_encrypted_data,
+    make_engine,
+    make_session_factory,
+    upgrade_database,
+)
 from issuer.errors import IssuerError, KeyFileError
 from issuer.keys import IssuerKeys
 from issuer.models import Applicant
 from issuer.personal_data import open_text, personal_data_key, seal_identity, seal_text
+from tests.issuer.cli import run_admin
 from tests.issuer.flow import IDENTITY
 
 ID_NUMBER = str(IDENTITY["id_number"])
@@ -111,3 +119,34 @@ def test_migration_without_keys_stops_before_changing_anything(db_url: str) -> N
         assert tuple(row) == (ID_NUMBER, MOBILE)
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration
+def test_init_db_refuses_new_keys_for_a_database_that_holds_sealed_data(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _at_staff01_with_one_plaintext_applicant(db_url)
+    assert holds_encrypted_data(db_url)
+    missing = tmp_path / "wrong" / "keys.json"
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(missing))
+    assert run_admin(["init-db", "--database-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "already holds data" in err
+    assert not missing.exists() and _revision(db_url) == "staff01"
+    real = tmp_path / "keys.json"
+    IssuerKeys.load_or_create(real)
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(real))
+    assert run_admin(["init-db", "--database-url", db_url]) == 0
+    assert _revision(db_url) == "rl01"
+
+
+@pytest.mark.integration
+def test_keys_are_created_only_for_a_database_without_encrypted_data(
+        db_url: str, tmp_path: Path) -> None:
+    upgrade_database(db_url)
+    assert not holds_encrypted_data(db_url)
+    created = IssuerKeys.for_database(tmp_path / "k.json", database_has_data=False)
+    assert IssuerKeys.for_database(tmp_path / "k.json", database_has_data=True) == created
+    with pytest.raises(KeyFileError, match="already holds data"):
+        IssuerKeys.for_database(tmp_path / "other.json", database_has_data=True)

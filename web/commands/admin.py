@@ -14,7 +14,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from issuer.audit import verify_audit_chain
 from issuer.audit_anchor import AuditAnchor, anchor_head, parse_anchor, verify_with_anchors
 from issuer.clock import utc_now
-from issuer.db import database_url_from_env, make_engine, make_session_factory, upgrade_database
+from issuer.db import (
+    database_url_from_env,
+    holds_encrypted_data,
+    make_engine,
+    make_session_factory,
+    upgrade_database,
+)
 from issuer.errors import IssuerError, ValidationFailed
 from issuer.keys import IssuerKeys, key_file_from_env
 from issuer.permissions import Role
@@ -53,7 +59,8 @@ def init_db(args: argparse.Namespace) -> int:
     """
     url = _database_url(args)
     try:
-        keys = IssuerKeys.load_or_create(key_file_from_env())
+        keys = IssuerKeys.for_database(key_file_from_env(),
+                                       database_has_data=holds_encrypted_data(url))
         upgrade_database(url, keys=keys)
     except (SQLAlchemyError, OSError, ValueError, IssuerError) as exc:
         return _fail(_describe(exc), 1)

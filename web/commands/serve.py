@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from issuer.clock import utc_now
-from issuer.db import make_engine, make_session_factory, upgrade_database
+from issuer.db import holds_encrypted_data, make_engine, make_session_factory, upgrade_database
 from issuer.errors import Conflict, IssuerError
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import create_staff
@@ -70,8 +70,10 @@ def prepare_instance(config: dict[str, object]) -> None:
     that the configured Redis answers."""
     if config.get("REDIS_URL"):
         check_redis(str(config["REDIS_URL"]))
-    keys = IssuerKeys.load_or_create(Path(str(config["CARDSIM_KEY_FILE"])))
-    upgrade_database(str(config["DATABASE_URL"]), keys=keys)
+    url = str(config["DATABASE_URL"])
+    keys = IssuerKeys.for_database(Path(str(config["CARDSIM_KEY_FILE"])),
+                                   database_has_data=holds_encrypted_data(url))
+    upgrade_database(url, keys=keys)
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
 
 
