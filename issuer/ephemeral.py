@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -153,24 +154,29 @@ class SqlThrottleStore:
         self.session = session
 
     def get(self, key: str) -> ThrottleState:
-        return _throttle_state(self.session.get(LoginThrottle, key))
+        return _throttle_state(self.session.get(LoginThrottle, key, populate_existing=True))
 
     def update(self, key: str, change: Callable[[ThrottleState], ThrottleState], *,
                ttl: timedelta) -> ThrottleState:
-        # Insert-if-absent, then lock: concurrent first failures for a new key neither fail
-        # on the primary key nor lose a count (PostgreSQL waits on the other's insert and lock;
-        # SQLite transactions here are serialised by BEGIN IMMEDIATE).
+        # One upsert that always yields the row and locks it for the rest of the transaction
+        # (ON CONFLICT DO UPDATE takes the row lock; the update itself changes nothing).
+        # Insert-if-absent followed by SELECT ... FOR UPDATE could find no row on PostgreSQL
+        # when a concurrent transaction inserted it and deleted it again (a successful login
+        # clears its counter). SQLite transactions here are serialised by BEGIN IMMEDIATE.
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.session.execute(insert(LoginThrottle).values(key=key, failures=0)
-                             .on_conflict_do_nothing(index_elements=["key"]))
-        row = self.session.scalars(
-            select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
-            .execution_options(populate_existing=True)).one()
-        new = change(_throttle_state(row))
-        row.failures, row.first_failure_at, row.locked_until = (
-            new.failures, new.first_failure_at, new.locked_until)
-        self.session.flush()
+        row = self.session.execute(
+            insert(LoginThrottle).values(key=key, failures=0)
+            .on_conflict_do_update(index_elements=["key"],
+                                   set_={"failures": LoginThrottle.failures})
+            .returning(LoginThrottle.failures, LoginThrottle.first_failure_at,
+                       LoginThrottle.locked_until)).one()
+        new = change(ThrottleState(failures=row.failures, first_failure_at=row.first_failure_at,
+                                   locked_until=row.locked_until))
+        self.session.execute(
+            sql_update(LoginThrottle).where(LoginThrottle.key == key)
+            .values(failures=new.failures, first_failure_at=new.first_failure_at,
+                    locked_until=new.locked_until))  # also refreshes a row loaded earlier
         return new
 
     def clear(self, key: str) -> None:

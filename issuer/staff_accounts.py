@@ -78,7 +78,11 @@ def authenticate_staff(
     The caller must commit even when this raises, so failure counts persist.
     """
     now = require_aware(now)
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    # Locked for the rest of the transaction: parallel attempts on one account are checked one
+    # after the other, so its failure count and lockout are exact (PostgreSQL; SQLite
+    # transactions here are serialised anyway).
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username)
+                          .with_for_update())
     if user is None:
         with contextlib.suppress(VerificationError):
             _HASHER.verify(_DUMMY_HASH, password)

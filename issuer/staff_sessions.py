@@ -9,8 +9,9 @@ too; the audit entries (lockouts, logouts) always go to the database.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -138,6 +139,40 @@ def record_login_failure(
     session.flush()
 
 
+@dataclass(frozen=True)
+class _Reserved:
+    key: str
+    policy: ThrottlePolicy
+    state: ThrottleState
+
+
+def _reserve_login_attempt(store: ThrottleStore, *, username: str, client_ip: str,
+                           now: datetime) -> list[_Reserved]:
+    """Count this attempt as a failure against the username and the address *before* the
+    password is checked, atomically per key; `AccountLocked` while either is locked.
+
+    Counting first is what makes the limits exact: parallel guesses cannot all pass a
+    read-only check before any of their failures is recorded.
+    """
+    reserved = []
+    for key, policy in _throttle_keys(username=username, client_ip=client_ip):
+        def take(state: ThrottleState, policy: ThrottlePolicy = policy) -> ThrottleState:
+            if locked_until(state, now=now) is not None:
+                raise AccountLocked("Too many failed logins; try again later.")
+            return after_failure(state, now=now, policy=policy)
+
+        state = store.update(key, take, ttl=policy.window + policy.lockout)
+        reserved.append(_Reserved(key, policy, state))
+    return reserved
+
+
+def _give_back(state: ThrottleState, *, policy: ThrottlePolicy) -> ThrottleState:
+    """Undo one reserved attempt (it succeeded); a lock it started is lifted with it."""
+    failures = max(0, state.failures - 1)
+    return replace(state, failures=failures,
+                   locked_until=state.locked_until if failures >= policy.max_failures else None)
+
+
 def clear_login_failures(session: Session, *, username: str,
                          throttle_store: ThrottleStore | None = None) -> None:
     """Forget the failures counted against a username (after a successful login)."""
@@ -174,15 +209,26 @@ def login_staff(
     now = require_aware(now)
     check_login_throttle(session, username=username, client_ip=client_ip, now=now,
                          throttle_store=throttle_store)
+    store = _throttles(session, throttle_store)
+    reserved = _reserve_login_attempt(store, username=username, client_ip=client_ip, now=now)
     try:
         view = authenticate_staff(session, username=username, password=password, now=now)
     except AccountLocked:
         raise
     except AccessDenied:
-        record_login_failure(session, username=username, client_ip=client_ip, now=now,
-                             throttle_store=throttle_store)
+        for taken in reserved:  # the reserved attempt stays counted as this failure
+            if (taken.state.locked_until is not None
+                    and taken.state.failures == taken.policy.max_failures):
+                append_audit(session, actor="system", action="staff.login_throttled",
+                             subject=taken.key,
+                             details={"locked_until": taken.state.locked_until.isoformat()},
+                             now=now)
+        session.flush()
         raise
     clear_login_failures(session, username=username, throttle_store=throttle_store)
+    for taken in reserved[1:]:  # the address gets its attempt back
+        store.update(taken.key, partial(_give_back, policy=taken.policy),
+                     ttl=taken.policy.window + taken.policy.lockout)
     token = start_staff_session(session, staff_user_id=view.id, client_ip=client_ip, now=now,
                                 policy=policy, rng=rng, session_store=session_store)
     principal = StaffPrincipal(staff_user_id=view.id, username=view.username, role=view.role,
