@@ -74,6 +74,17 @@ def _at_staff01_with_one_plaintext_applicant(url: str) -> None:
         engine.dispose()
 
 
+def _plaintext_row(url: str) -> tuple[str, str]:
+    """(id_number, mobile) of the one applicant of a database at staff01."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT id_number, mobile FROM applicant")).one()
+    finally:
+        engine.dispose()
+    return str(row[0]), str(row[1])
+
+
 def _revision(url: str) -> str:
     engine = make_engine(url)
     try:
@@ -99,11 +110,9 @@ def test_migration_seals_existing_rows_and_downgrade_opens_them(db_url: str) -> 
             assert person.mobile_masked == "138****5678"
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection, keys=keys), "staff01")
-        with engine.connect() as connection:
-            row = connection.execute(text("SELECT id_number, mobile FROM applicant")).one()
-        assert tuple(row) == (ID_NUMBER, MOBILE)
     finally:
         engine.dispose()
+    assert _plaintext_row(db_url) == (ID_NUMBER, MOBILE)
 
 
 @pytest.mark.integration
@@ -112,13 +121,7 @@ def test_migration_without_keys_stops_before_changing_anything(db_url: str) -> N
     with pytest.raises(KeyFileError, match="1 applicant"):
         upgrade_database(db_url)
     assert _revision(db_url) == "staff01"
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(text("SELECT id_number, mobile FROM applicant")).one()
-        assert tuple(row) == (ID_NUMBER, MOBILE)
-    finally:
-        engine.dispose()
+    assert _plaintext_row(db_url) == (ID_NUMBER, MOBILE)
 
 
 @pytest.mark.integration
