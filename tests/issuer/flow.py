@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,7 +42,17 @@ def resident_id(region: str, birth: date, sequence: str) -> str:
     return first17 + id_check_character(first17)
 
 
-IDENTITY = {
+class IdentityForm(TypedDict):
+    """The identity form's fields, as `submit_identity` takes them."""
+
+    full_name: str
+    id_number: str
+    mobile: str
+    annual_income: int | str
+    employer: str
+
+
+IDENTITY: IdentityForm = {
     "full_name": "王小明",
     "id_number": resident_id("110105", date(1990, 3, 7), "123"),
     "mobile": "13812345678",
@@ -77,7 +88,7 @@ class Flow:
     lab: PhoneLab
     profile: str = "genuine"
     now: datetime = NOW
-    identity: dict[str, object] = field(default_factory=lambda: dict(IDENTITY))
+    identity: IdentityForm = field(default_factory=IDENTITY.copy)
     flags: tuple[str, ...] = ()
     liveness_score: float = 0.97
     application_id: str = ""
@@ -93,7 +104,7 @@ class Flow:
     def identity_step(self) -> Flow:
         with self.factory.begin() as s:
             submit_identity(s, application_id=self.application_id, now=self.now, keys=self.lab.keys,
-                            **self.identity)  # type: ignore[arg-type]
+                            **self.identity)
         return self
 
     def liveness(self, *, passed: bool = True) -> Flow:

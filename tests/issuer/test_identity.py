@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from issuer.errors import ValidationFailed
-from issuer.identity import id_check_character, parse_resident_id, validate_identity
+from issuer.identity import (
+    IdentityData,
+    id_check_character,
+    parse_resident_id,
+    validate_identity,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -24,8 +30,19 @@ def make_id(region: str, birth: str, sequence: str) -> str:
     return first17 + id_check_character(first17)
 
 
-def form(**overrides: object) -> dict[str, object]:
-    values: dict[str, object] = {
+class IdentityArgs(TypedDict, total=False):
+    """Keyword arguments of `validate_identity`."""
+
+    full_name: str
+    id_number: str
+    mobile: str
+    annual_income: int | str
+    employer: str
+    today: date
+
+
+def form(**overrides: Unpack[IdentityArgs]) -> IdentityArgs:
+    values: IdentityArgs = {
         "full_name": "王小明", "id_number": make_id("110105", "19900307", "123"),
         "mobile": "13812345678", "annual_income": "120,000", "employer": "Acme Co., Ltd.",
         "today": TODAY,
@@ -34,9 +51,17 @@ def form(**overrides: object) -> dict[str, object]:
     return values
 
 
-def field_errors(**overrides: object) -> dict[str, str]:
+def validate(**overrides: Unpack[IdentityArgs]) -> IdentityData:
+    """`validate_identity` on the standard form with `overrides`."""
+    args = form(**overrides)
+    return validate_identity(full_name=args["full_name"], id_number=args["id_number"],
+                             mobile=args["mobile"], annual_income=args["annual_income"],
+                             employer=args["employer"], today=args["today"])
+
+
+def field_errors(**overrides: Unpack[IdentityArgs]) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        validate_identity(**form(**overrides))  # type: ignore[arg-type]
+        validate(**overrides)
     return caught.value.field_errors
 
 
@@ -48,12 +73,12 @@ def test_published_example_is_valid() -> None:
 
 def test_lower_case_x_is_accepted_and_normalised() -> None:
     assert parse_resident_id(PUBLISHED_ID.lower()).number == PUBLISHED_ID
-    data = validate_identity(**form(id_number=PUBLISHED_ID.lower()))  # type: ignore[arg-type]
+    data = validate(id_number=PUBLISHED_ID.lower())
     assert data.id_number == PUBLISHED_ID
 
 
 def test_valid_form_is_normalised() -> None:
-    data = validate_identity(**form(mobile="+86 138-1234-5678"))  # type: ignore[arg-type]
+    data = validate(mobile="+86 138-1234-5678")
     assert data.mobile == "13812345678"
     assert data.annual_income == 120_000
     assert data.birth_date == date(1990, 3, 7)
@@ -80,7 +105,7 @@ def test_birth_date_in_the_future() -> None:
 
 def test_under_18_is_refused_and_18th_birthday_is_accepted() -> None:
     assert "18" in field_errors(id_number=make_id("110105", "20070616", "123"))["id_number"]
-    data = validate_identity(**form(id_number=make_id("110105", "20070615", "123")))  # type: ignore[arg-type]
+    data = validate(id_number=make_id("110105", "20070615", "123"))
     assert data.age == 18
 
 
@@ -112,12 +137,12 @@ def test_bad_names(name: str) -> None:
 
 
 def test_minority_name_with_middle_dot() -> None:
-    data = validate_identity(**form(full_name="买买提·艾力"))  # type: ignore[arg-type]
+    data = validate(full_name="买买提·艾力")
     assert data.full_name == "买买提·艾力"
 
 
 @pytest.mark.parametrize("income", ["12.5", "abc", True, 100_000_001, -1])
-def test_bad_income(income: object) -> None:
+def test_bad_income(income: int | str) -> None:
     assert "annual_income" in field_errors(annual_income=income)
 
 

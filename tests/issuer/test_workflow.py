@@ -69,7 +69,7 @@ def test_application_expires_on_next_access(session_factory: sessionmaker[Sessio
     with session_factory() as s, pytest.raises(Conflict):
         submit_identity(s, application_id=flow.application_id, now=NOW + timedelta(hours=73),
                         keys=lab.keys,
-                        **IDENTITY)  # type: ignore[arg-type]
+                        **IDENTITY)
 
 
 def test_steps_out_of_order_are_refused(session_factory: sessionmaker[Session],
@@ -89,7 +89,7 @@ def test_invalid_identity_is_reported_per_field(session_factory: sessionmaker[Se
     flow = Flow(session_factory, lab).start()
     with session_factory() as s, pytest.raises(ValidationFailed) as caught:
         submit_identity(s, application_id=flow.application_id, now=NOW, keys=lab.keys,
-                        **{**IDENTITY, "id_number": "110105199003071230", "mobile": "123"})  # type: ignore[arg-type]
+                        **(IDENTITY | {"id_number": "110105199003071230", "mobile": "123"}))
     assert set(caught.value.field_errors) == {"id_number", "mobile"}
 
 

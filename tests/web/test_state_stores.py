@@ -87,7 +87,7 @@ def new_application(factory: sessionmaker[Session]) -> str:
     with factory.begin() as s:
         application_id = start_application(s, now=NOW).application.id
         submit_identity(s, application_id=application_id, now=NOW, keys=IssuerKeys.generate(),
-                        **IDENTITY)  # type: ignore[arg-type]
+                        **IDENTITY)
     return application_id
 
 
