@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.bench_issuance import DEFAULT_POSTGRES, postgres_schema
+from tests.probe.servers import instance_env, start_server
 from web.probe.api import Applicant, Reply, Server
 from web.probe.faces import FPS, FaceClips, render_face_clips
 from web.probe.live_session import perform_honestly
 from web.probe.result import ProbeAborted
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class TimedApplicant(Applicant):
@@ -81,25 +77,6 @@ def wave(server: Server, clips: FaceClips, applicants: int) -> tuple[float, list
     return (len(done_at) - 1) / streaming, latencies, verdicts
 
 
-def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen[bytes],
-                                                                           str]:
-    """`cardsim serve --workers N` on port 5890+; waits until it answers."""
-    port = 5890 + os.getpid() % 100
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port),
-                                    "--workers", str(workers)], cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(url + "/api/v1/openapi.json", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    raise SystemExit(f"server did not start; see {log}")
-
-
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -119,21 +96,18 @@ def main(argv: list[str] | None = None) -> None:
     admin = os.environ.get("CARDSIM_TEST_POSTGRES_URL", "").strip() or DEFAULT_POSTGRES
     with tempfile.TemporaryDirectory() as tmp, postgres_schema(admin) as url:
         instance = Path(tmp)
-        env = {**os.environ, "DATABASE_URL": url,
-               "CARDSIM_KEY_FILE": str(instance / "keys.json"),
-               "CARDSIM_DEVICE_DIR": str(instance / "devices")}
+        env = instance_env(instance, database_url=url)
         if args.redis_url:
             env |= {"REDIS_URL": args.redis_url,
                     "CARDSIM_REDIS_PREFIX": f"bench-{instance.name}:"}
-        process, base = start_gunicorn(env, args.workers, instance / "server.log")
+        running = start_server(env, instance / "server.log", workers=args.workers)
         try:
-            server = Server(base)
+            server = Server(running.url)
             wave(server, clips, args.workers)  # warm-up: each worker loads mediapipe once
             base_fps, base_lat, base_verdicts = wave(server, clips, 1)
             fps, lat, verdicts = wave(server, clips, args.applicants)
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            running.stop()
     offered = args.applicants * FPS
     store = " + Redis" if args.redis_url else ""
     print(f"gunicorn workers {args.workers}, PostgreSQL{store}, {os.cpu_count()} CPU(s)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.ports import free_port
+from tests.processes import free_port, stop_process
 
 START_TIMEOUT_S = 10.0
 
@@ -66,13 +66,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """Terminate the server (its data is gone)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
     def restart(self) -> None:

@@ -7,12 +7,7 @@ credentials), `launch_browser(clip=None)`, `screenshots` (per-test artifact dire
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clips
-from tests.ports import free_port
+from tests.probe.servers import instance_env, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHALLENGES = ("blink", "turn_left", "open_mouth")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
-SERVER_START_TIMEOUT_S = 90
 
 
 @dataclass
@@ -39,53 +33,21 @@ class LiveServer:
 
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[str], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"cardsim serve exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"cardsim serve did not answer within {SERVER_START_TIMEOUT_S}s")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """`cardsim serve --demo-staff` on a free port with its own database, keys and phones."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps (make test does)")
     instance = tmp_path_factory.mktemp("e2e-instance")
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{instance / 'cardsim.db'}",
-        "CARDSIM_KEY_FILE": str(instance / "issuer-keys.json"),
-        "CARDSIM_DEVICE_DIR": str(instance / "devices"),
-        "CARDSIM_LIVENESS_CHALLENGES": ",".join(CHALLENGES),
-    }
+    env = {**instance_env(instance), "CARDSIM_LIVENESS_CHALLENGES": ",".join(CHALLENGES)}
     log = instance / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--demo-staff"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = start_server(env, log, extra_args=("--demo-staff",))
     try:
-        _wait_until_up(url, process, log)
         passwords = dict(re.findall(r"demo staff account (\S+) \(\w+\) password (\S+)",
                                     log.read_text()))
-        yield LiveServer(url=url, staff_passwords=passwords, instance=instance)
+        yield LiveServer(url=server.url, staff_passwords=passwords, instance=instance)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "server.log").write_text(log.read_text())
 

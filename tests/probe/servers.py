@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.ports import free_port
+from tests.processes import free_port, stop_process, wait_until_answers
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 90.0
@@ -38,12 +37,7 @@ class RunningServer:
 
     def stop(self) -> None:
         """Terminate the process (kill after 10 s)."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def cardsim(env: dict[str, str], *args: str, timeout: float = 600
@@ -53,25 +47,21 @@ def cardsim(env: dict[str, str], *args: str, timeout: float = 600
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def start_server(env: dict[str, str], log: Path, *, workers: int = 1) -> RunningServer:
-    """`cardsim serve` on a free port; waits until `/api/v1/openapi.json` answers."""
+def start_server(env: dict[str, str], log: Path, *, workers: int = 1,
+                 extra_args: Sequence[str] = ()) -> RunningServer:
+    """`cardsim serve [extra_args]` on a free port; waits until `/api/v1/openapi.json`
+    answers."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(workers)],
+             str(port), "--workers", str(workers), *extra_args],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    server = RunningServer(url=url, process=process, env=env, log=log)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"cardsim serve exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/api/v1/openapi.json", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    server.stop()
-    raise RuntimeError(f"cardsim serve did not answer within {START_TIMEOUT_S} s")
+    server = RunningServer(url=f"http://127.0.0.1:{port}", process=process, env=env, log=log)
+    try:
+        wait_until_answers(server.url + "/api/v1/openapi.json", process, log,
+                           timeout=START_TIMEOUT_S)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server

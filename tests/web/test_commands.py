@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.ports import free_port
+from tests.processes import free_port
 from tests.web.api_driver import IDENTITY
 
 pytestmark = pytest.mark.integration
