@@ -8,10 +8,11 @@ The full-flow tests with real frames live in test_liveness_api.py and tests/e2e.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -102,6 +103,43 @@ class ApiApplicant:
         answers = [{"question_id": q["id"], "value": changes.get(q["id"], HONEST_ANSWERS[q["id"]]),
                     "response_ms": think_ms} for q in served["questions"]]
         return self.post("/interview", {"token": served["token"], "answers": answers})
+
+
+class AppClock(Protocol):
+    """The stepping clock tests give the app (`CARDSIM_CLOCK`)."""
+
+    def __call__(self) -> datetime: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+
+def feed_frames(applicant: ApiApplicant, clock: AppClock, frames: list[bytes], *,
+                after_frame: Callable[[int], None] | None = None,
+                max_frames: int = 400) -> dict[str, Any]:
+    """Post `frames` in a loop at 10 fps on the app clock until the session finishes; each
+    answer must be 200. `after_frame(i)` runs after every unfinished frame. The last answer."""
+    body: dict[str, Any] = {}
+    for i in range(max_frames):
+        clock.advance(0.1)
+        response = applicant.client.post(
+            applicant.base + "/liveness/frames", data=frames[i % len(frames)],
+            content_type="image/jpeg",
+            headers=applicant.headers(**{"X-Client-Timestamp":
+                                         str(int(clock().timestamp() * 1000))}))
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        if body["finished"]:
+            return body
+        if after_frame is not None:
+            after_frame(i)
+    raise AssertionError(f"session did not finish in {max_frames} frames: {body}")
+
+
+def ready_applicant(client: FlaskClient, app: Flask) -> ApiApplicant:
+    """An applicant that has started and submitted the identity form."""
+    applicant = start_applicant(client, app)
+    assert applicant.submit_identity().status_code == 200
+    return applicant
 
 
 def start_applicant(client: FlaskClient, app: Flask) -> ApiApplicant:

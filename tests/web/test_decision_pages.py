@@ -14,8 +14,8 @@ from tests.web.api_driver import (
     ApiApplicant,
     Phone,
     bind_phone,
+    ready_applicant,
     sign_agreement,
-    start_applicant,
 )
 from tests.web.test_pages import csrf_token
 from web.database import app_database
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def signed_applicant(client: FlaskClient, app: Flask, **answers: str) -> ApiApplicant:
-    applicant = start_applicant(client, app)
-    assert applicant.submit_identity().status_code == 200
+    applicant = ready_applicant(client, app)
     applicant.pass_liveness()
     assert applicant.answer_interview(think_ms=2500, **answers).status_code == 200
     phone = Phone(app)

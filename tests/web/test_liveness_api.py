@@ -12,13 +12,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.web.api_driver import ApiApplicant, start_applicant
+from tests.web.api_driver import feed_frames, ready_applicant
 from tests.web.conftest import SteppingClock
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHALLENGES = ("blink", "turn_left", "open_mouth")
-MAX_FRAMES = 400
 
 
 @pytest.fixture(scope="module")
@@ -41,28 +40,6 @@ def photo_jpegs() -> list[bytes]:
     return [encode_jpeg(frame, quality=70) for frame in frames]
 
 
-def feed(applicant: ApiApplicant, clock: SteppingClock, frames: list[bytes]) -> dict[str, object]:
-    body: dict[str, object] = {}
-    for i in range(MAX_FRAMES):
-        clock.advance(0.1)
-        response = applicant.client.post(
-            applicant.base + "/liveness/frames", data=frames[i % len(frames)],
-            content_type="image/jpeg",
-            headers=applicant.headers(**{"X-Client-Timestamp":
-                                         str(int(clock().timestamp() * 1000))}))
-        assert response.status_code == 200, response.get_json()
-        body = response.get_json()
-        if body["finished"]:
-            return body
-    raise AssertionError(f"session did not finish in {MAX_FRAMES} frames: {body}")
-
-
-def ready_applicant(client: FlaskClient, app: Flask) -> ApiApplicant:
-    applicant = start_applicant(client, app)
-    assert applicant.submit_identity().status_code == 200
-    return applicant
-
-
 def test_a_live_clip_passes_and_a_bad_frame_changes_nothing(
     client: FlaskClient, app: Flask, clock: SteppingClock, live_jpegs: list[bytes]
 ) -> None:
@@ -76,7 +53,7 @@ def test_a_live_clip_passes_and_a_bad_frame_changes_nothing(
     junk = client.post(applicant.base + "/liveness/frames", data=b"GIF89a not a jpeg",
                        content_type="image/jpeg", headers=applicant.headers())
     assert junk.status_code == 422 and junk.get_json()["error"]["code"].startswith("frame")
-    result = feed(applicant, clock, live_jpegs)
+    result = feed_frames(applicant, clock, live_jpegs)
     assert result["passed"] is True and result["application_state"] == "liveness_passed"
     assert applicant.state() == "liveness_passed"
     assert applicant.post("/liveness/sessions").status_code == 409
@@ -88,7 +65,7 @@ def test_photo_attacks_fail_with_reasons_until_attempts_run_out(
     applicant = ready_applicant(client, app)
     for attempt in (1, 2, 3):
         assert applicant.post("/liveness/sessions").status_code == 201
-        result = feed(applicant, clock, photo_jpegs)
+        result = feed_frames(applicant, clock, photo_jpegs)
         assert result["passed"] is False
         assert result["attempts_left"] == 3 - attempt
         reasons = result["reasons"]

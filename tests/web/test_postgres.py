@@ -10,7 +10,7 @@ from flask import Flask
 
 from issuer.db import upgrade_database
 from tests.db_fixtures import fresh_postgres_schema
-from tests.web.api_driver import Phone, bind_phone, provision, sign_agreement, start_applicant
+from tests.web.api_driver import Phone, bind_phone, provision, ready_applicant, sign_agreement
 from tests.web.conftest import AppFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -31,8 +31,7 @@ def test_api_flow_to_an_activated_card_on_postgres(pg_app: Flask) -> None:
     from tee_sim import wallet
 
     with pg_app.test_client() as client:
-        applicant = start_applicant(client, pg_app)
-        assert applicant.submit_identity().status_code == 200
+        applicant = ready_applicant(client, pg_app)
         applicant.pass_liveness()
         assert applicant.answer_interview().status_code == 200
         phone = Phone(pg_app)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from issuer.models import Application
 from issuer.rate_limit_models import RateCounter
 from tests.redis_fixtures import RedisServer
-from tests.web.api_driver import start_applicant
+from tests.web.api_driver import ready_applicant
 from tests.web.conftest import AppFactory, SteppingClock
 from tests.web.test_pages import csrf_token
 from web.config import ConfigError, parse_rate_limits
@@ -94,8 +94,7 @@ def test_frames_per_application_leave_the_session_untouched(
         make_app: AppFactory, clock: SteppingClock, live_jpeg: bytes) -> None:
     app = make_app(CARDSIM_RATE_LIMITS="frames=2/s")
     with app.test_client() as client:
-        applicant = start_applicant(client, app)
-        assert applicant.submit_identity().status_code == 200
+        applicant = ready_applicant(client, app)
         assert applicant.post("/liveness/sessions").status_code == 201
 
         def frame() -> int:
@@ -114,8 +113,7 @@ def test_frames_per_application_leave_the_session_untouched(
             after = s.get(Application, applicant.application_id)
             assert after is not None and after.liveness_state == stored
         # Another applicant is not held back by this one's frames.
-        other = start_applicant(client, app)
-        assert other.submit_identity().status_code == 200
+        other = ready_applicant(client, app)
         assert other.post("/liveness/sessions").status_code == 201
         assert other.client.post(other.base + "/liveness/frames", data=live_jpeg,
                                  content_type="image/jpeg",

@@ -17,7 +17,7 @@ from issuer.models import Application, AuditEntry
 from issuer.review_models import LoginThrottle, StaffSession
 from issuer.staff_accounts import create_staff
 from tests.redis_fixtures import RedisServer
-from tests.web.api_driver import ApiApplicant, start_applicant
+from tests.web.api_driver import feed_frames, ready_applicant
 from tests.web.conftest import AppFactory, SteppingClock
 from tests.web.staff.conftest import PASSWORD, csrf_token
 from web.database import app_database
@@ -93,12 +93,6 @@ def test_lockout_after_five_failures_comes_from_redis(
         assert login(client, "guess", username="mallory") == 401
 
 
-def ready_applicant(client: FlaskClient, app: Flask) -> ApiApplicant:
-    applicant = start_applicant(client, app)
-    assert applicant.submit_identity().status_code == 200
-    return applicant
-
-
 def liveness_column(app: Flask, application_id: str) -> object:
     with app_database(app).sessions() as s:
         application = s.get(Application, application_id)
@@ -160,23 +154,15 @@ def test_a_liveness_session_over_http_keeps_its_state_in_redis(
         pointer = liveness_column(redis_app, applicant.application_id)
         assert isinstance(pointer, dict) and set(pointer) == {"session", "key"}
         key = f"{PREFIX}liveness:{applicant.application_id}:{pointer['key']}"
-        body: dict[str, object] = {}
-        for i in range(400):
-            clock.advance(0.1)
-            response = client.post(
-                applicant.base + "/liveness/frames", data=live_jpegs[i % len(live_jpegs)],
-                content_type="image/jpeg",
-                headers=applicant.headers(**{"X-Client-Timestamp":
-                                             str(int(clock().timestamp() * 1000))}))
-            assert response.status_code == 200, response.get_json()
-            body = response.get_json()
-            if body["finished"]:
-                break
-            if i == 5:  # mid-session: the state is in Redis, the column only points at it
+
+        def mid_session(i: int) -> None:  # the state is in Redis, the column only points at it
+            if i == 5:
                 assert int(look.hget(key, "version") or 0) == 7  # start + 6 frames
                 ttl = look.pttl(key)
                 assert timedelta(hours=71) < timedelta(milliseconds=ttl) <= timedelta(hours=72)
                 assert liveness_column(redis_app, applicant.application_id) == pointer
+
+        body = feed_frames(applicant, clock, live_jpegs, after_frame=mid_session)
         assert body["finished"] and body["passed"] is True
         assert applicant.state() == "liveness_passed"
         assert liveness_column(redis_app, applicant.application_id) is None
