@@ -180,6 +180,10 @@ class LivenessProgress:
     state: dict[str, Any]
 
 
+def _state_store(session: Session, store: LivenessStateStore | None) -> LivenessStateStore:
+    return store if store is not None else SqlLivenessStateStore(session)
+
+
 def _state_ttl(application: Application, now: datetime) -> timedelta:
     # The state is useless once the application expires; stores drop it then.
     return max(application.expires_at - now, timedelta(seconds=1))
@@ -197,7 +201,7 @@ def begin_liveness_session(
     request whose transaction failed, is never taken for the current one.
     """
     now = require_aware(now)
-    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
+    store = _state_store(session, liveness_store)
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.IDENTITY_SUBMITTED)
     column = application.liveness_state
@@ -224,7 +228,7 @@ def current_liveness(
     session: Session, *, application_id: str, liveness_store: LivenessStateStore | None = None,
 ) -> LivenessProgress | None:
     """The session in progress, or None: none started, finished, or its state was lost."""
-    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
+    store = _state_store(session, liveness_store)
     application = session.get(Application, application_id)
     if application is None:
         raise NotFound("no such application")
@@ -241,15 +245,6 @@ def current_liveness(
         key=key, version=snapshot.version, state=snapshot.state)
 
 
-def load_liveness_state(session: Session, *, application_id: str,
-                        liveness_store: LivenessStateStore | None = None,
-                        ) -> dict[str, Any] | None:
-    """The state of the session in progress, or None."""
-    progress = current_liveness(session, application_id=application_id,
-                                liveness_store=liveness_store)
-    return progress.state if progress is not None else None
-
-
 def advance_liveness(
     session: Session, *, application_id: str, progress: LivenessProgress,
     state: dict[str, Any], now: datetime, liveness_store: LivenessStateStore | None = None,
@@ -260,7 +255,7 @@ def advance_liveness(
     frame of the same session was stored first).
     """
     now = require_aware(now)
-    store = liveness_store if liveness_store is not None else SqlLivenessStateStore(session)
+    store = _state_store(session, liveness_store)
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.IDENTITY_SUBMITTED)
     column = application.liveness_state

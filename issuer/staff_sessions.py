@@ -119,6 +119,15 @@ def check_login_throttle(
             raise AccountLocked("Too many failed logins; try again later.")
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """One throttle key after an attempt was counted against it."""
+
+    key: str
+    policy: ThrottlePolicy
+    state: ThrottleState
+
+
 def record_login_failure(
     session: Session, *, username: str, client_ip: str, now: datetime,
     throttle_store: ThrottleStore | None = None,
@@ -127,27 +136,29 @@ def record_login_failure(
     key, so concurrent failures are all counted); the lockout itself is audited."""
     now = require_aware(now)
     store = _throttles(session, throttle_store)
+    counted = []
     for key, policy in _throttle_keys(username=username, client_ip=client_ip):
         def change(state: ThrottleState, policy: ThrottlePolicy = policy) -> ThrottleState:
             return after_failure(state, now=now, policy=policy)
 
-        new = store.update(key, change, ttl=policy.window + policy.lockout)
-        if new.locked_until is not None and new.failures == policy.max_failures:
+        counted.append(_Counted(key, policy, store.update(key, change,
+                                                           ttl=policy.window + policy.lockout)))
+    _audit_lockouts(session, counted, now=now)
+
+
+def _audit_lockouts(session: Session, counted: list[_Counted], *, now: datetime) -> None:
+    """Audit every key whose lockout this failure started."""
+    for taken in counted:
+        state, policy = taken.state, taken.policy
+        if state.locked_until is not None and state.failures == policy.max_failures:
             append_audit(session, actor="system", action="staff.login_throttled",
-                         subject=key,
-                         details={"locked_until": new.locked_until.isoformat()}, now=now)
+                         subject=taken.key,
+                         details={"locked_until": state.locked_until.isoformat()}, now=now)
     session.flush()
 
 
-@dataclass(frozen=True)
-class _Reserved:
-    key: str
-    policy: ThrottlePolicy
-    state: ThrottleState
-
-
 def _reserve_login_attempt(store: ThrottleStore, *, username: str, client_ip: str,
-                           now: datetime) -> list[_Reserved]:
+                           now: datetime) -> list[_Counted]:
     """Count this attempt as a failure against the username and the address *before* the
     password is checked, atomically per key; `AccountLocked` while either is locked.
 
@@ -162,7 +173,7 @@ def _reserve_login_attempt(store: ThrottleStore, *, username: str, client_ip: st
             return after_failure(state, now=now, policy=policy)
 
         state = store.update(key, take, ttl=policy.window + policy.lockout)
-        reserved.append(_Reserved(key, policy, state))
+        reserved.append(_Counted(key, policy, state))
     return reserved
 
 
@@ -216,14 +227,7 @@ def login_staff(
     except AccountLocked:
         raise
     except AccessDenied:
-        for taken in reserved:  # the reserved attempt stays counted as this failure
-            if (taken.state.locked_until is not None
-                    and taken.state.failures == taken.policy.max_failures):
-                append_audit(session, actor="system", action="staff.login_throttled",
-                             subject=taken.key,
-                             details={"locked_until": taken.state.locked_until.isoformat()},
-                             now=now)
-        session.flush()
+        _audit_lockouts(session, reserved, now=now)  # the reserved attempt is this failure
         raise
     clear_login_failures(session, username=username, throttle_store=throttle_store)
     for taken in reserved[1:]:  # the address gets its attempt back

@@ -15,8 +15,8 @@ from issuer.errors import AccessDenied, Conflict, IllegalTransition, ValidationF
 from issuer.models import ApplicationEvent, AuditEntry, DeviceBinding
 from issuer.onboarding import (
     authenticate_applicant,
+    current_liveness,
     get_application,
-    load_liveness_state,
     record_interview,
     submit_identity,
 )
@@ -106,7 +106,7 @@ def test_three_failed_liveness_sessions_decline(session_factory: sessionmaker[Se
                                now=NOW).state == ApplicationState.DECLINED
         decision = latest_decision(s, application_id=flow.application_id)
         assert decision is not None and decision.reasons == ["liveness_attempts_exhausted"]
-        assert load_liveness_state(s, application_id=flow.application_id) is None
+        assert current_liveness(s, application_id=flow.application_id) is None
 
 
 def test_rooted_phone_is_refused_and_stored_then_declined(
