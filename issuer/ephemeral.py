@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -274,7 +274,6 @@ class SqlStaffSessionStore:
         return len(rows)
 
     def count_active(self, staff_user_id: int, *, now: datetime) -> int:
-        rows = self.session.scalars(select(StaffSession).where(
+        return self.session.scalar(select(func.count()).select_from(StaffSession).where(
             StaffSession.staff_user_id == staff_user_id, StaffSession.ended_at.is_(None),
-            StaffSession.expires_at > now))
-        return sum(1 for _ in rows)
+            StaffSession.expires_at > now)) or 0
