@@ -55,12 +55,14 @@ def db_session() -> Session:
     return session
 
 
-def commit_before_slow_work() -> None:
-    """Commit what the request did so far and release its locks before CPU-heavy work.
+def commit_so_far() -> None:
+    """Commit what the request did so far; the rest of it runs in a new transaction, which
+    must re-check what it relies on.
 
-    SQLite transactions here hold the database write lock (BEGIN IMMEDIATE) and PostgreSQL
-    ones the application's row lock; face analysis of a frame must not run under them. The
-    rest of the request runs in a new transaction, which must re-check what it relies on.
+    For work that must not run under the request's locks (SQLite transactions here hold the
+    database write lock, BEGIN IMMEDIATE; PostgreSQL ones the application's row lock), such as
+    the face analysis of a frame, and for writes that must stay even if the request then
+    fails, such as a rate-limit count.
     """
     session: Session | None = g.get("_db_session")
     if session is not None:

@@ -11,7 +11,7 @@ from flask import current_app, request
 
 from issuer.rate_limits import RateLimit, check_rate
 from web.clock import now
-from web.database import commit_before_slow_work
+from web.database import commit_so_far
 from web.stores import rate_counter_store
 
 
@@ -31,4 +31,4 @@ def enforce_rate_limit(name: str, subject: str) -> None:
     if limit is None:
         return
     check_rate(rate_counter_store(), limit=limit, subject=subject, now=now())
-    commit_before_slow_work()
+    commit_so_far()

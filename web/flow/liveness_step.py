@@ -24,7 +24,7 @@ from issuer.onboarding import (
 )
 from issuer.states import ApplicationState
 from web.clock import now
-from web.database import commit_before_slow_work, db_session, run_after_commit
+from web.database import commit_so_far, db_session, run_after_commit
 from web.stores import liveness_store, redis_stores
 
 _analyzer: liveness.FrameAnalyzer | None = None
@@ -131,7 +131,7 @@ def submit_frame(
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_value(current.state)
     received = now().timestamp()
-    commit_before_slow_work()
+    commit_so_far()
     outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
                                      client_timestamp_ms=_client_ms(client_timestamp_ms),
                                      analyzer=frame_analyzer())
