@@ -18,18 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from issuer.identity import id_check_character
 from issuer.keys import IssuerKeys
 from issuer.onboarding import begin_liveness_session, record_liveness_result
 from tee_sim import DeviceStore, wallet
+from tests.issuer.flow import resident_id
 from web.database import app_database
-
-
-def resident_id(region: str, birth: date, sequence: str) -> str:
-    """A resident ID number with a correct check character."""
-    first17 = f"{region}{birth:%Y%m%d}{sequence}"
-    return first17 + id_check_character(first17)
-
 
 IDENTITY: dict[str, Any] = {
     "full_name": "王小明",
