@@ -15,6 +15,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from issuer.address_groups import address_group
 from issuer.audit import append_audit
 from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.ephemeral import (
@@ -96,7 +97,7 @@ def _token_hash(token: str) -> str:
 
 def _throttle_keys(*, username: str, client_ip: str) -> tuple[tuple[str, ThrottlePolicy], ...]:
     return ((f"user:{username.strip().lower()}"[:128], USERNAME_POLICY),
-            (f"ip:{client_ip}"[:128], CLIENT_IP_POLICY))
+            (f"ip:{address_group(client_ip)}"[:128], CLIENT_IP_POLICY))
 
 
 def _throttles(session: Session, store: ThrottleStore | None) -> ThrottleStore:

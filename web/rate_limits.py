@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from flask import current_app, request
 
+from issuer.address_groups import address_group
 from issuer.rate_limits import RateLimit, check_rate
 from web.clock import now
 from web.database import commit_so_far
@@ -18,6 +19,11 @@ from web.stores import rate_counter_store
 def client_address() -> str:
     """The client's address as this app sees it (after `CARDSIM_TRUSTED_PROXIES`)."""
     return request.remote_addr or "unknown"
+
+
+def client_group() -> str:
+    """What per-address limits count this request under: the client's IPv4 address or IPv6 /64."""
+    return address_group(client_address())
 
 
 def enforce_rate_limit(name: str, subject: str) -> None:

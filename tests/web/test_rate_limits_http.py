@@ -33,8 +33,10 @@ def live_jpeg() -> bytes:
     return encoded.tobytes()
 
 
-def create(client: FlaskClient, **headers: str) -> tuple[int, dict[str, Any], str | None]:
-    response = client.post("/api/v1/applications", json={"consent": True}, headers=headers)
+def create(client: FlaskClient, address: str = "127.0.0.1",
+           **headers: str) -> tuple[int, dict[str, Any], str | None]:
+    response = client.post("/api/v1/applications", json={"consent": True}, headers=headers,
+                           environ_base={"REMOTE_ADDR": address})
     return response.status_code, response.get_json(), response.headers.get("Retry-After")
 
 
@@ -80,6 +82,19 @@ def test_forwarded_address_is_believed_only_behind_a_configured_proxy(
         first = [create(client, **{"X-Forwarded-For": "198.51.100.7"})[0] for _ in range(3)]
         other = create(client, **{"X-Forwarded-For": "198.51.100.8"})[0]
         assert first == [201, 201, 429] and other == 201
+
+
+def test_ipv6_clients_are_counted_by_their_64(make_app: AppFactory) -> None:
+    """A host picks any address in its /64 at will, so rotating through it must not help."""
+    app = make_app(CARDSIM_RATE_LIMITS="applications=2/h")
+    with app.test_client() as client:
+        rotating = [create(client, f"2001:db8:5:7::{i:x}")[0] for i in range(1, 4)]
+        assert rotating == [201, 201, 429]
+        assert create(client, "2001:db8:5:8::1")[0] == 201  # the next /64 is someone else
+        assert create(client, "::ffff:192.0.2.9")[0] == 201  # IPv4-mapped counts as IPv4 ...
+        assert create(client, "192.0.2.9")[0] == 201
+        assert create(client, "192.0.2.9")[0] == 429  # ... together with the plain address
+        assert create(client, "192.0.2.10")[0] == 201  # IPv4 addresses count one by one
 
 
 def test_phone_creation_per_address(make_app: AppFactory) -> None:

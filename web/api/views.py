@@ -33,7 +33,7 @@ from web.flow import (
 )
 from web.flow.binding_step import b64, b64decode_field
 from web.json_body import json_object, read_frame_body
-from web.rate_limits import client_address, enforce_rate_limit
+from web.rate_limits import client_group, enforce_rate_limit
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 MAX_ANSWERS = 50
@@ -71,7 +71,7 @@ def openapi() -> Response:
 
 @api_bp.post("/applications")
 def create_application() -> tuple[Response, int]:
-    enforce_rate_limit("applications", client_address())
+    enforce_rate_limit("applications", client_group())
     body = json_object()
     if body.get("consent") is not True:
         raise ValidationFailed({"consent": "consent to processing personal data is required "

@@ -44,7 +44,7 @@ from web.flow import (
 )
 from web.flow.binding_step import b64, b64decode_field
 from web.json_body import json_object, read_frame_body
-from web.rate_limits import client_address, enforce_rate_limit
+from web.rate_limits import client_group, enforce_rate_limit
 
 STEP_ENDPOINTS = {
     "identity": "applicant.identity",
@@ -100,7 +100,7 @@ def index() -> str:
 
 @applicant_bp.post("/start")
 def start() -> Any:
-    enforce_rate_limit("applications", client_address())
+    enforce_rate_limit("applications", client_group())
     if request.form.get("consent") != "yes":
         body = render_template(
             "applicant/index.html", steps=stepper("start"), resume_url=None,

@@ -14,7 +14,7 @@ from web.errors import WebError
 from web.flow.binding_step import b64, b64decode_field
 from web.flow.card_step import issuer_keys
 from web.json_body import json_object
-from web.rate_limits import client_address, enforce_rate_limit
+from web.rate_limits import client_group, enforce_rate_limit
 
 
 def _device(device_id: str) -> Device:
@@ -46,7 +46,7 @@ def profiles() -> Response:
 
 @device_bp.post("/phones")
 def create_phone() -> tuple[Response, int]:
-    enforce_rate_limit("phones", client_address())
+    enforce_rate_limit("phones", client_group())
     body = json_object()
     profile = body.get("profile", "genuine")
     if not isinstance(profile, str) or profile not in PROFILE_NAMES:

@@ -122,6 +122,21 @@ def test_login_lockout_after_repeated_failures(console: Console) -> None:
     assert ok.status_code == 303
 
 
+def test_login_throttle_counts_an_ipv6_client_by_its_64(console: Console) -> None:
+    client = console.app.test_client()
+    token = csrf_token(client)
+
+    def login(username: str, password: str, address: str) -> int:
+        return client.post("/staff/login", environ_base={"REMOTE_ADDR": address}, data={
+            "username": username, "password": password, "csrf_token": token}).status_code
+
+    # 20 guesses at 20 usernames from 20 addresses of one /64: the per-address throttle trips.
+    guesses = [login(f"guess{i}", "wrong", f"2001:db8:9:1::{i + 1:x}") for i in range(20)]
+    assert guesses == [401] * 20
+    assert login("reviewer", PASSWORD, "2001:db8:9:1::ffff") == 429
+    assert login("reviewer", PASSWORD, "2001:db8:9:2::1") == 303  # another /64 is not locked
+
+
 def test_idle_session_expires(console: Console) -> None:
     console.login("auditor")
     assert console.get("auditor", "/staff/audit").status_code == 200
