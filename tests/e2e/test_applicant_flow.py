@@ -162,6 +162,38 @@ def test_photo_attack_fails_liveness_with_a_reason(live_server: LiveServer, phot
     assert page.is_visible("#liveness-retry")
 
 
+def test_liveness_page_waits_out_429_and_503_and_goes_on(
+        live_server: LiveServer, live_clip: Path, launch_browser: BrowserLauncher,
+        screenshots: Screenshots) -> None:
+    """A refused frame (rate limit, session store away) changes nothing on the server: the page
+    must wait the Retry-After it is given, then carry on to a verdict."""
+    page = new_page(launch_browser, live_clip)
+    start_application(page, live_server, screenshots)
+    refusals = {6: (429, "rate_limited", "Too many frames; wait 1 s."),
+                7: (503, "session_store_unavailable", "The session store is unavailable.")}
+    posted: list[float] = []  # when each frame request left the page
+    refused_at: dict[int, float] = {}
+
+    def frames(route: Any) -> None:
+        posted.append(time.monotonic())
+        number = len(posted)
+        if number not in refusals:
+            route.continue_()
+            return
+        status, code, message = refusals[number]
+        refused_at[number] = time.monotonic()
+        route.fulfill(status=status, headers={"Retry-After": "1"},
+                      json={"error": {"code": code, "message": message}})
+
+    page.route("**/application/liveness/frame", frames)
+    assert run_liveness(page, screenshots) == "passed"
+    assert sorted(refused_at) == [6, 7]
+    # Each refusal was followed by a wait of about Retry-After before the next frame.
+    for number in (6, 7):
+        assert posted[number] - refused_at[number] >= 0.95, posted[number] - refused_at[number]
+    assert len(posted) > 12  # and frames kept coming afterwards
+
+
 def test_rooted_phone_is_refused_with_its_reason(live_server: LiveServer, live_clip: Path,
                                                  launch_browser: BrowserLauncher,
                                                  screenshots: Screenshots) -> None:
