@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from issuer.applications import ApplicationView
 from issuer.errors import ValidationFailed
+from issuer.identity import validate_identity
 from issuer.onboarding import submit_identity
 from web.clock import now
 from web.database import db_session
@@ -16,7 +18,11 @@ MAX_FIELD_CHARS = 200
 
 
 def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -> ApplicationView:
-    """Validate field presence/shape here, content rules in the issuer; store the identity."""
+    """Validate field presence/shape here, content rules in the issuer; store the identity.
+
+    Every problem is reported in one round: a missing or over-long field gets its own message,
+    and the issuer's content rules still judge the fields that are present.
+    """
     errors: dict[str, str] = {}
     clean: dict[str, str] = {}
     for name in IDENTITY_FIELDS:
@@ -29,11 +35,25 @@ def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -
             errors[name] = f"At most {MAX_FIELD_CHARS} characters."
         else:
             clean[name] = raw.strip()
+    when = now()
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed({**_content_errors(clean, today=when.date()), **errors})
     return submit_identity(
         db_session(), application_id=application_id, full_name=clean["full_name"],
         id_number=clean["id_number"], mobile=clean["mobile"],
         annual_income=clean["annual_income"], employer=clean["employer"], keys=issuer_keys(),
-        now=now(),
+        now=when,
     )
+
+
+def _content_errors(clean: Mapping[str, str], *, today: date) -> dict[str, str]:
+    """The issuer's complaints about the fields in `clean` (the absent ones are judged apart)."""
+    try:
+        validate_identity(
+            full_name=clean.get("full_name", ""), id_number=clean.get("id_number", ""),
+            mobile=clean.get("mobile", ""), annual_income=clean.get("annual_income", ""),
+            employer=clean.get("employer", ""), today=today,
+        )
+    except ValidationFailed as exc:
+        return {name: text for name, text in exc.field_errors.items() if name in clean}
+    return {}
