@@ -91,6 +91,15 @@ def credit_limit_for(*, annual_income: int, age: int) -> int:
     return limit
 
 
+def prescreen_declines(*, annual_income: int) -> tuple[str, ...]:
+    """Decline reasons already certain from the identity form alone (sorted; empty if none).
+
+    Checked when the form is submitted, so nobody is asked for a face scan, an interview and a
+    signature on an application that is bound to be declined.
+    """
+    return ("income_below_minimum",) if annual_income < MIN_ANNUAL_INCOME else ()
+
+
 def _months_between(patch_level: int, today: date) -> int:
     year, month = divmod(patch_level, 100)
     return (today.year - year) * 12 + (today.month - month)

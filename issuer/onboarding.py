@@ -26,7 +26,7 @@ from issuer.applications import (
     view_of,
 )
 from issuer.clock import RandomBytes, require_aware, system_random
-from issuer.decision import credit_limit_for
+from issuer.decision import credit_limit_for, prescreen_declines
 from issuer.ephemeral import LivenessStateStore, SqlLivenessStateStore, pointer_key
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from issuer.identity import validate_identity
@@ -124,7 +124,8 @@ def submit_identity(
     session: Session, *, application_id: str, full_name: str, id_number: str, mobile: str,
     annual_income: int | str, employer: str, keys: IssuerKeys, now: datetime,
 ) -> ApplicationView:
-    """Validate and store the identity form; `started` → `identity_submitted`.
+    """Validate and store the identity form; `started` → `identity_submitted`, or on to
+    `declined` at once when the form alone settles it (`issuer.decision.prescreen_declines`).
 
     The resident ID and mobile numbers are sealed under `keys` (see `issuer.personal_data`).
     """
@@ -148,6 +149,13 @@ def submit_identity(
     transition(session, application=application, to=ApplicationState.IDENTITY_SUBMITTED,
                now=now, actor="applicant", kind="identity_submitted",
                details={"applicant_id": applicant.id})
+    declines = prescreen_declines(annual_income=data.annual_income)
+    if declines:
+        session.add(Decision(application_id=application.id, outcome="declined",
+                             reasons=list(declines), credit_limit=0, decided_by="system",
+                             decided_at=now))
+        transition(session, application=application, to=ApplicationState.DECLINED, now=now,
+                   actor="system", kind="prescreen_declined", details={"reasons": list(declines)})
     return view_of(application)
 
 

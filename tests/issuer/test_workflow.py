@@ -93,6 +93,32 @@ def test_invalid_identity_is_reported_per_field(session_factory: sessionmaker[Se
     assert set(caught.value.field_errors) == {"id_number", "mobile"}
 
 
+@pytest.mark.parametrize(("income", "state"), [
+    (23_999, ApplicationState.DECLINED), (24_000, ApplicationState.IDENTITY_SUBMITTED)])
+def test_income_below_the_minimum_is_declined_before_any_face_scan(
+        session_factory: sessionmaker[Session], lab: PhoneLab, income: int,
+        state: ApplicationState) -> None:
+    flow = Flow(session_factory, lab).start()
+    with session_factory.begin() as s:
+        view = submit_identity(s, application_id=flow.application_id, now=NOW, keys=lab.keys,
+                               **(IDENTITY | {"annual_income": income}))
+    assert view.state == state
+    with session_factory() as s:
+        decision = latest_decision(s, application_id=flow.application_id)
+        kinds = s.scalars(select(ApplicationEvent.kind).where(
+            ApplicationEvent.application_id == flow.application_id)).all()
+        if state == ApplicationState.IDENTITY_SUBMITTED:
+            assert decision is None and "prescreen_declined" not in kinds
+            return
+        assert decision is not None and decision.reasons == ["income_below_minimum"]
+        assert decision.credit_limit == 0 and decision.decided_by == "system"
+        assert kinds[-2:] == ["identity_submitted", "prescreen_declined"]
+    with session_factory() as s, pytest.raises(Conflict):
+        begin_device_binding(s, application_id=flow.application_id, now=NOW)
+    with pytest.raises(Conflict, match="declined"):  # no face scan is asked of this applicant
+        flow.liveness(passed=True)
+
+
 def test_three_failed_liveness_sessions_decline(session_factory: sessionmaker[Session],
                                                 lab: PhoneLab) -> None:
     flow = Flow(session_factory, lab).to(ApplicationState.IDENTITY_SUBMITTED)

@@ -95,6 +95,15 @@ def test_steps_out_of_order_are_conflicts(client: FlaskClient, app: Flask) -> No
     assert frame.status_code == 409  # no session started
 
 
+def test_income_below_the_minimum_declines_at_the_identity_step(client: FlaskClient,
+                                                                app: Flask) -> None:
+    applicant = start_applicant(client, app)
+    response = applicant.submit_identity(annual_income=23_999)
+    assert response.status_code == 200 and response.get_json()["state"] == "declined"
+    refused = applicant.post("/liveness/sessions")
+    assert refused.status_code == 409 and "declined" in error_of(refused)["message"]
+
+
 def test_unknown_routes_and_methods_answer_json(client: FlaskClient) -> None:
     missing = client.get("/api/v1/nothing-here")
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"

@@ -17,7 +17,7 @@ from tests.web.api_driver import (
     ready_applicant,
     sign_agreement,
 )
-from tests.web.test_pages import csrf_token
+from tests.web.test_pages import csrf_token, start, submit_identity
 from web.database import app_database
 
 pytestmark = pytest.mark.integration
@@ -82,4 +82,20 @@ def test_declined_page_is_clear_and_final(client: FlaskClient, app: Flask) -> No
     page = decide_in_browser(client, applicant)
     assert 'data-outcome="declined"' in page and "cannot offer you a card" in page
     assert "interview_paid_to_apply" not in page  # internal reason codes stay internal
+    assert "Your answers to our questions did not allow us to offer you a card." in page
+    assert applicant.application_id in page  # the reference to quote to customer service
     assert client.get("/application/card").headers["Location"].endswith("/decision")
+
+
+def test_income_below_the_minimum_is_declined_right_after_the_identity_form(
+        client: FlaskClient) -> None:
+    submit_identity(client, start(client), annual_income="20000")
+    page = client.get("/application", follow_redirects=True).get_data(as_text=True)
+    assert 'data-outcome="declined"' in page
+    assert "below the minimum of CNY 24,000" in page
+    assert "Close this application" in page
+    # No camera check is asked of an applicant who is already declined.
+    assert client.get("/application/liveness").headers["Location"].endswith("/decision")
+    closed = client.post("/application/leave", data={"csrf_token": csrf_token(page)})
+    assert closed.status_code == 302 and closed.headers["Location"].endswith("/")
+    assert "Start my application" in client.get("/").get_data(as_text=True)

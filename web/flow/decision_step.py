@@ -5,16 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from issuer.applications import ApplicationView
+from issuer.decision import MIN_ANNUAL_INCOME
 from issuer.decisions import decide, latest_decision
 from issuer.states import ApplicationState
 from web.clock import now
 from web.database import db_session
 
-# Plain words for the reason codes an applicant may see on a decline.
+_PHONE = "Your phone's security could not be verified."
+_ANSWERS = "Your answers to our questions did not allow us to offer you a card."
+# Plain words for every decline reason code. Fraud signals get a general sentence: telling an
+# applicant which check caught them would teach the next one how to pass it.
 APPLICANT_REASONS = {
+    "income_below_minimum": f"Your annual income is below the minimum of "
+                            f"CNY {MIN_ANNUAL_INCOME:,} for this card.",
+    "applicant_under_18": "Applicants must be at least 18 years old.",
+    "identity_checks_failed": "We could not verify your identity.",
+    "liveness_failed": "The camera check did not succeed.",
     "liveness_attempts_exhausted": "The camera check did not succeed within the allowed attempts.",
-    "device_binding_refused": "Your phone's security could not be verified.",
+    "agreement_signature_invalid": "The card agreement could not be verified as signed on your "
+                                   "phone.",
+    "device_binding_refused": _PHONE,
+    "attestation_rejected": _PHONE,
+    "attestation_revoked": _PHONE,
+    "boot_state_not_verified": _PHONE,
+    "interview_paid_to_apply": _ANSWERS,
+    "interview_identity_mismatch": _ANSWERS,
+    "staff_review": "A member of our staff reviewed your application and could not approve it.",
 }
+OTHER_REASON = "Your application did not meet our requirements for this card."
 
 
 @dataclass(frozen=True)
@@ -45,4 +63,4 @@ def current_decision(application: ApplicationView) -> DecisionSummary | None:
 
 
 def _applicant_reasons(codes: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(APPLICANT_REASONS[c] for c in codes if c in APPLICANT_REASONS))
+    return tuple(dict.fromkeys(APPLICANT_REASONS.get(c, OTHER_REASON) for c in codes))
