@@ -31,6 +31,7 @@ from issuer.states import ApplicationState, CardStatus
 from issuer.vault import decrypt_number, mask_number
 
 MAX_COMMENT_LENGTH = 2000
+NO_LIMIT_TO_APPROVE = "The application has no offered credit limit to approve."
 # An application sent back to the applicant gets at least this long to redo the step.
 REDO_WINDOW = timedelta(hours=72)
 
@@ -349,6 +350,12 @@ def overrides_of(session: Session, *, application_id: str) -> tuple[OverrideView
     return tuple(_override_view(session, row) for row in rows)
 
 
+def overridable_limit(offered_credit_limit: int | None) -> bool:
+    """Whether an override could approve an application offered this credit limit: only a
+    limit above zero can be approved (below the minimum income the scorecard offers 0)."""
+    return offered_credit_limit is not None and offered_credit_limit > 0
+
+
 def propose_override(
     session: Session, *, application_id: str, actor: StaffPrincipal, reason: str, comment: str,
     now: datetime,
@@ -365,6 +372,10 @@ def propose_override(
     decision = latest_decision(session, application_id=application_id)
     if decision is None or decision.decided_by != "system":
         raise Conflict("Only an automatic decline can be overridden.")
+    if not overridable_limit(application.offered_credit_limit):
+        # Confirming would fail the same way; refuse now rather than leave a proposal
+        # that can never be confirmed.
+        raise Conflict(NO_LIMIT_TO_APPROVE)
     _require_holder(session, application_id=application_id, actor=actor)
     if pending_override(session, application_id=application_id) is not None:
         raise Conflict("An override is already waiting for confirmation.")
@@ -408,8 +419,8 @@ def confirm_override(
     user = _active_staff(session, actor)
     row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
     limit = application.offered_credit_limit or 0
-    if limit <= 0:
-        raise Conflict("The application has no offered credit limit to approve.")
+    if not overridable_limit(limit):
+        raise Conflict(NO_LIMIT_TO_APPROVE)
     session.add(Decision(application_id=application.id, outcome=Outcome.APPROVE.value,
                          reasons=["staff_override", row.reason], credit_limit=limit,
                          decided_by=actor.actor, decided_at=now))

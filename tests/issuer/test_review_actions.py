@@ -32,7 +32,7 @@ from issuer.review_case import load_case
 from issuer.staff_accounts import create_staff
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState
-from tests.issuer.flow import NOW, Flow, PhoneLab
+from tests.issuer.flow import IDENTITY, NOW, Flow, PhoneLab
 
 pytestmark = pytest.mark.integration
 
@@ -210,6 +210,34 @@ def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
     with session_factory() as s, pytest.raises(Conflict, match="automatic decline"):
         propose_override(s, application_id=reviewed, actor=rita, reason="false_positive",
                          comment="x", now=LATER)
+
+
+def low_income_case(factory: sessionmaker[Session], lab: PhoneLab) -> str:
+    """Declined automatically at the identity step: income below the minimum, so the
+    scorecard offered no credit limit."""
+    flow = Flow(factory, lab, identity={**IDENTITY, "annual_income": 10_000})
+    flow.start().identity_step()
+    with factory() as s:
+        application = s.get(Application, flow.application_id)
+        assert application is not None
+        assert application.state == "declined" and not application.offered_credit_limit
+    return flow.application_id
+
+
+def test_override_without_offered_limit_is_refused_when_proposed(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    case = low_income_case(session_factory, lab)
+    alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory() as s, pytest.raises(
+            Conflict, match="no offered credit limit to approve"):
+        propose_override(s, application_id=case, actor=alice, reason="false_positive",
+                         comment="Income proof arrived.", now=LATER)
+    with session_factory() as s:
+        assert pending_override(s, application_id=case) is None
+    assert state_of(session_factory, case) == "declined"
 
 
 def issued_card(factory: sessionmaker[Session], lab: PhoneLab) -> int:

@@ -13,6 +13,7 @@ from issuer.review import (
     ReviewVerb,
     confirm_override,
     decide_case,
+    overridable_limit,
     propose_override,
     reject_override,
     release_case,
@@ -56,7 +57,8 @@ def case(application_id: str) -> str:
                      now=now())
     return render_template("staff/case.html", case=view, reasons=REVIEW_REASONS,
                            card_reasons=CARD_REASONS, verbs=ReviewVerb,
-                           redo_steps=list(RedoStep))
+                           redo_steps=list(RedoStep),
+                           can_override=overridable_limit(view.application.offered_credit_limit))
 
 
 @staff_bp.get("/keyframes/<int:keyframe_id>")

@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import create_staff
 from issuer.states import ApplicationState
-from tests.issuer.flow import Flow, PhoneLab
+from tests.issuer.flow import IDENTITY, Flow, PhoneLab
 from tests.web.conftest import AppFactory, SteppingClock
 from web.database import app_database
 
@@ -85,6 +85,13 @@ class Console:
     def declined_case(self) -> str:
         flow = self.flow(flags=("interview_paid_to_apply",))
         flow.to(ApplicationState.AGREEMENT_SIGNED).decide()
+        return flow.application_id
+
+    def low_income_case(self) -> str:
+        """Declined automatically at the identity step (income below the minimum): the
+        scorecard offered no credit limit."""
+        flow = self.flow(identity={**IDENTITY, "annual_income": 10_000})
+        flow.start().identity_step()
         return flow.application_id
 
     def card_case(self) -> tuple[str, int]:

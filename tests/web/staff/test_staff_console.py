@@ -134,3 +134,22 @@ def test_redo_and_validation_messages(console: Console) -> None:
         assert application is not None and application.state == "interview_done"
     page = console.get("reviewer", f"/staff/cases/{case}").get_data(as_text=True)
     assert "staff_redo" in page and "[device_issue] Bind again." in page
+
+
+def test_no_override_offered_without_a_credit_limit(console: Console) -> None:
+    low = console.low_income_case()
+    declined = console.declined_case()
+    console.login("supervisor")
+    for case in (low, declined):
+        assert console.post("supervisor", f"/staff/cases/{case}/take").status_code == 303
+    page = console.get("supervisor", f"/staff/cases/{low}").get_data(as_text=True)
+    assert 'data-testid="override-form"' not in page
+    assert 'data-testid="override-unavailable"' in page and "no credit limit" in page
+    other = console.get("supervisor", f"/staff/cases/{declined}").get_data(as_text=True)
+    assert 'data-testid="override-form"' in other  # a limit was offered: override possible
+    refused = console.post("supervisor", f"/staff/cases/{low}/override",
+                           {"reason": "false_positive", "comment": "Income proof arrived."})
+    assert refused.status_code == 409
+    assert "no offered credit limit to approve" in refused.get_data(as_text=True)
+    queue = console.get("supervisor", "/staff/").get_data(as_text=True)
+    assert "override pending" not in queue
