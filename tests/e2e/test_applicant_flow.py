@@ -99,6 +99,28 @@ def enter_pin(page: Any, pin: str) -> None:
     page.click("#phone-pinpad button[data-key='ok']")
 
 
+IN_VIEWPORT = """(selector) => {
+    const r = document.querySelector(selector).getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight;
+}"""
+
+
+def bind_before_the_phone_is_set_up(page: Any, shots: Screenshots) -> None:
+    """On a phone-sized screen the emulated phone sits below the page: pressing Bind before
+    setting it up says so next to the button and brings the phone's setup into view."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_selector("#phone-setup:not([hidden])")
+    assert not page.evaluate(IN_VIEWPORT, "#phone-profile")
+    page.click("#binding-start")
+    page.wait_for_selector("#binding-result:not([hidden])")
+    assert "Set up your phone first" in page.inner_text("#binding-result")
+    assert page.inner_text("#phone-screen-title") == "Set up your phone first"
+    assert page.is_enabled("#binding-start")
+    page.wait_for_function(IN_VIEWPORT, arg="#phone-profile")
+    shots.take(page, "bind-before-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_happy_path_to_an_issued_card(live_server: LiveServer, live_clip: Path,
                                       launch_browser: BrowserLauncher,
                                       screenshots: Screenshots) -> None:
@@ -109,7 +131,10 @@ def test_happy_path_to_an_issued_card(live_server: LiveServer, live_clip: Path,
 
     shots = screenshots
     shots.take(page, "device")
+    bind_before_the_phone_is_set_up(page, shots)
     choose_phone(page, "genuine")
+    assert page.inner_text("#phone-screen-title") == "Phone ready"
+    assert "\u201cBind this phone\u201d" in page.inner_text("#phone-screen-text")
     page.click("#binding-start")
     page.wait_for_url(re.compile(r"/application/agreement$"))
 

@@ -18,7 +18,11 @@
   startButton.addEventListener("click", async function () {
     startButton.disabled = true;
     try {
-      await phone.ensureDevice();
+      if (!(await phone.deviceOrSetUp())) {
+        report("pending", phone.setupFirstMessage);
+        startButton.disabled = false;
+        return;
+      }
       const offer = await api.post(root.dataset.promptUrl, {});
       api.setText(document.getElementById("agreement-text"), offer.prompt);
       report("pending", "Read the agreement on your phone and press its Confirm button.");
@@ -33,5 +37,5 @@
       startButton.disabled = false;
     }
   });
-  phone.ensureDevice().catch(function () {});
+  phone.ensureDevice({ readyButton: startButton }).catch(function () {});
 })();

@@ -21,7 +21,13 @@
     startButton.disabled = true;
     api.show(otherButton, false);
     try {
-      await phone.ensureDevice({ fresh: fresh });
+      if (fresh) {
+        await phone.ensureDevice({ fresh: true, reveal: true });
+      } else if (!(await phone.deviceOrSetUp())) {
+        report("pending", phone.setupFirstMessage);
+        startButton.disabled = false;
+        return;
+      }
       phone.screen("Security check", "Your bank is checking this phone's security hardware\u2026");
       const challenge = await api.post(root.dataset.challengeUrl, {});
       const keys = await phone.bind(challenge.challenge);
@@ -46,5 +52,5 @@
 
   startButton.addEventListener("click", function () { bind(false); });
   otherButton.addEventListener("click", function () { bind(true); });
-  phone.ensureDevice().catch(function () {});
+  phone.ensureDevice({ readyButton: startButton }).catch(function () {});
 })();

@@ -22,10 +22,18 @@
     api.setText(resultEl, text);
   }
 
+  // The phone, or false after asking the user to set it up first (`button` usable again).
+  async function needPhone(button) {
+    if (await phone.deviceOrSetUp()) { return true; }
+    report("pending", phone.setupFirstMessage);
+    button.disabled = false;
+    return false;
+  }
+
   async function provision() {
     provisionButton.disabled = true;
     try {
-      await phone.ensureDevice();
+      if (!(await needPhone(provisionButton))) { return; }
       phone.screen("Installing your card", "Opening a secure channel to your bank\u2026");
       const hello = await api.post(root.dataset.helloUrl, {});
       await phone.openChannel(hello.hello);
@@ -48,7 +56,7 @@
   async function activate() {
     activateButton.disabled = true;
     try {
-      await phone.ensureDevice();
+      if (!(await needPhone(activateButton))) { return; }
       const pin = await phone.askPin("Choose a card PIN", "Enter 4 to 6 digits on your phone and press OK.");
       await phone.setPin(pin);
       const card = await api.post(root.dataset.activateUrl, {});
@@ -75,7 +83,7 @@
   async function reveal() {
     revealButton.disabled = true;
     try {
-      await phone.ensureDevice();
+      if (!(await needPhone(revealButton))) { return; }
       const pin = await phone.askPin("Show card details", "Enter your card PIN and press OK.");
       const details = await api.post(root.dataset.revealUrl, { device_id: phone.deviceId(), pin: pin });
       // Shown for a short time only; never stored in the page state or sent anywhere.
@@ -95,5 +103,6 @@
   provisionButton.addEventListener("click", provision);
   activateButton.addEventListener("click", activate);
   revealButton.addEventListener("click", reveal);
-  phone.ensureDevice().catch(function () {});
+  const nextButton = [provisionButton, activateButton, revealButton].find(function (b) { return !b.hidden; });
+  phone.ensureDevice({ readyButton: nextButton }).catch(function () {});
 })();

@@ -51,10 +51,29 @@ window.cardsimPhone = (function () {
     }
   }
 
+  const SETUP_TEXT = "Choose the kind of phone to emulate and press \u201cUse this phone\u201d.";
+  let creating = null;
+  let readyButton = null;
+
+  // Bring the phone into view (it sits below the page on narrow screens) when it needs the
+  // user's hand; `target` gets the keyboard focus.
+  function reveal(target) {
+    const still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    panel.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    if (target) { target.focus({ preventScroll: true }); }
+  }
+
+  function showReady() {
+    const label = readyButton && !readyButton.hidden ? readyButton.textContent.trim() : "";
+    screen("Phone ready", label ? "Press \u201c" + label + "\u201d." : "");
+  }
+
+  // The setup box, until the user creates a phone: one promise however often it is asked for.
   function whenCreated() {
-    return new Promise(function (resolve, reject) {
-      api.show(profileBox, true);
-      screen("Set up your phone", "Choose the kind of phone to emulate and press \u201cUse this phone\u201d.");
+    if (creating) { return creating; }
+    api.show(profileBox, true);
+    screen("Set up your phone", SETUP_TEXT);
+    creating = new Promise(function (resolve) {
       createButton.onclick = async function () {
         createButton.disabled = true;
         try {
@@ -63,25 +82,49 @@ window.cardsimPhone = (function () {
           window.localStorage.setItem(STORAGE_KEY, deviceId);
           api.show(profileBox, false);
           labelDevice(state);
+          creating = null;
+          createButton.onclick = null;
+          showReady();
           resolve(state);
         } catch (err) {
-          createButton.disabled = false;
           screen("Could not set up the phone", err.message);
-          reject(err);
+        } finally {
+          createButton.disabled = false;
         }
       };
     });
+    return creating;
   }
 
+  // options.fresh: forget the current phone and set up another; options.reveal: the user
+  // asked for this, so scroll the setup into view; options.readyButton: the page's next
+  // button, named on the screen once the phone is ready.
   async function ensureDevice(options) {
-    const fresh = options && options.fresh;
-    if (fresh) {
+    const opts = options || {};
+    if (opts.readyButton) { readyButton = opts.readyButton; }
+    if (opts.fresh) {
       window.localStorage.removeItem(STORAGE_KEY);
       deviceId = null;
     }
     const existing = await loadDevice();
+    if (existing) {
+      if (opts.readyButton) { showReady(); }
+      return existing;
+    }
+    const created = whenCreated();
+    if (opts.reveal) { reveal(profileSelect); }
+    return created;
+  }
+
+  // For a button that needs the phone: the phone, or null after asking the user to set one
+  // up first (the caller tells the user too, next to its button).
+  async function deviceOrSetUp() {
+    const existing = await loadDevice();
     if (existing) { return existing; }
-    return whenCreated();
+    whenCreated();
+    screen("Set up your phone first", SETUP_TEXT);
+    reveal(profileSelect);
+    return null;
   }
 
   confirmButton.addEventListener("click", async function () {
@@ -108,6 +151,7 @@ window.cardsimPhone = (function () {
     screen("Confirm on your phone", prompt);
     panel.classList.add("trusted-ui");
     confirmButton.classList.add("armed");
+    reveal(confirmButton);
     return new Promise(function (resolve, reject) {
       pendingConfirm = {
         resolve: function (v) { panel.classList.remove("trusted-ui"); resolve(v); },
@@ -141,11 +185,14 @@ window.cardsimPhone = (function () {
     api.setText(pinDisplay, "");
     screen(title, text);
     api.show(pinPad, true);
+    reveal(pinPad.querySelector("button"));
     return new Promise(function (resolve) { pendingPin = resolve; });
   }
 
   return {
     ensureDevice: ensureDevice,
+    deviceOrSetUp: deviceOrSetUp,
+    setupFirstMessage: "Set up your phone first: choose the phone to emulate and press \u201cUse this phone\u201d.",
     deviceId: function () { return deviceId; },
     screen: screen,
     bind: function (challenge) { return api.post(url("/bind"), { challenge: challenge }); },
