@@ -21,6 +21,7 @@ from web.device.phones import ensure_manufacturer
 from web.errors import register_error_handlers
 from web.extensions import csrf
 from web.flow.card_step import KEYS_EXTENSION
+from web.request_guards import init_request_guards
 from web.secret_key import derive_secret_key
 from web.security_headers import init_security_headers
 from web.stores import init_stores
@@ -62,6 +63,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_database(app)
     init_stores(app)
     register_error_handlers(app)
+    init_request_guards(app)
     _register_blueprints(app)
     return app
 

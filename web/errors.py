@@ -48,8 +48,8 @@ def wants_json() -> bool:
         return True
     if request.headers.get("X-Requested-With") == "fetch" or request.is_json:
         return True
-    if request.mimetype.startswith("image/"):  # liveness frames come from script
-        return True
+    if request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":
+        return True  # raw bytes (liveness frames) come from script
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
 

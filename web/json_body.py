@@ -31,7 +31,26 @@ def json_object(*, allow_empty: bool = True) -> dict[str, Any]:
         raise WebError(400, "malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise WebError(400, "malformed_json", "The request body must be a JSON object.")
+    if _holds_nul(data):
+        raise WebError(400, "malformed_json", "The request body contains a NUL character.")
     return data
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether any string or key in a parsed JSON value contains U+0000 (iterative: JSON may
+    nest as deep as the parser allowed)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def read_frame_body() -> bytes:
