@@ -9,6 +9,7 @@ from typing import Any
 from flask import (
     Response,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from issuer.applications import ApplicationView
 from issuer.onboarding import MAX_LIVENESS_SESSIONS, start_application
-from issuer.states import ApplicationState
+from issuer.states import EXPIRABLE_STATES, ApplicationState
 from web.applicant import applicant_bp
 from web.applicant.stepper import step_for, stepper
 from web.applicant_auth import (
@@ -58,7 +59,13 @@ STEP_ENDPOINTS = {
 
 
 def _page(step: str, template: str, application: ApplicationView, **context: Any) -> str:
-    return render_template(template, steps=stepper(step), application=application, **context)
+    return render_template(template, steps=stepper(step), application=application,
+                           cancel_offered=_unfinished(application), **context)
+
+
+def _unfinished(application: ApplicationView) -> bool:
+    """Not decided yet: the applicant may still cancel (walk away from) it."""
+    return application.state in EXPIRABLE_STATES
 
 
 class _Elsewhere(Exception):
@@ -89,25 +96,32 @@ def _next_url(application: ApplicationView) -> str:
     return url_for(STEP_ENDPOINTS[step_for(application.state)])
 
 
+def _start_page(*, consent_error: str | None = None, start_error: str | None = None) -> str:
+    application = cookie_application_or_none()
+    return render_template(
+        "applicant/index.html", steps=stepper("start"),
+        resume_url=url_for("applicant.resume") if application is not None else None,
+        unfinished=application is not None and _unfinished(application),
+        ttl_hours=current_app.config["CARDSIM_APPLICATION_TTL_HOURS"],
+        consent_error=consent_error, start_error=start_error,
+    )
+
+
 @applicant_bp.get("/")
 def index() -> str:
-    application = cookie_application_or_none()
-    resume_url = url_for("applicant.resume") if application is not None else None
-    return render_template("applicant/index.html", steps=stepper("start"), resume_url=resume_url,
-                           ttl_hours=current_app.config["CARDSIM_APPLICATION_TTL_HOURS"],
-                           consent_error=None)
+    return _start_page()
 
 
 @applicant_bp.post("/start")
 def start() -> Any:
     enforce_rate_limit("applications", client_group())
+    if cookie_application_or_none() is not None:
+        # Starting again would silently drop the application this browser holds.
+        return _start_page(start_error="This browser already holds an application: continue "
+                                       "it, or cancel it before you start a new one."), 409
     if request.form.get("consent") != "yes":
-        body = render_template(
-            "applicant/index.html", steps=stepper("start"), resume_url=None,
-            ttl_hours=current_app.config["CARDSIM_APPLICATION_TTL_HOURS"],
-            consent_error="Please agree to the processing of your personal data to continue.",
-        )
-        return body, 422
+        return _start_page(consent_error="Please agree to the processing of your personal "
+                                         "data to continue."), 422
     ttl = timedelta(hours=float(current_app.config["CARDSIM_APPLICATION_TTL_HOURS"]))
     started = start_application(db_session(), now=now(), ttl=ttl)
     remember_application(application_id=started.application.id, token=started.access_token)
@@ -124,7 +138,13 @@ def resume() -> BaseResponse:
 
 @applicant_bp.post("/application/leave")
 def leave() -> BaseResponse:
+    """This browser forgets its application (the bank keeps it until it expires)."""
+    application = cookie_application_or_none()
     forget_application()
+    if application is not None and _unfinished(application):
+        flash("Your application is cancelled. You can start a new one below.", "info")
+    elif application is not None:
+        flash("Your application is closed in this browser.", "info")
     return redirect(url_for("applicant.index"))
 
 
