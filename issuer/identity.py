@@ -10,6 +10,8 @@ from datetime import date
 from issuer.errors import ValidationFailed
 
 MINIMUM_AGE = 18
+# Older than anyone on record: a birth date before this age is a typing error or a forgery.
+MAXIMUM_AGE = 120
 MAX_ANNUAL_INCOME = 100_000_000  # yuan; anything above is a typo or a test of our limits
 
 # ISO 7064 MOD 11-2 as specified by GB 11643-1999: weight of position i is 2^(17-i) mod 11.
@@ -147,6 +149,9 @@ def validate_identity(
         errors["id_number"] = "Resident ID number: the embedded birth date is in the future."
     elif resident is not None and age_on(resident.birth_date, today) < MINIMUM_AGE:
         errors["id_number"] = f"Applicants must be at least {MINIMUM_AGE} years old."
+    elif resident is not None and age_on(resident.birth_date, today) > MAXIMUM_AGE:
+        errors["id_number"] = ("Resident ID number: the embedded birth date is not plausible "
+                               f"(over {MAXIMUM_AGE} years ago).")
     try:
         phone = normalise_mobile(mobile)
     except ValueError as exc:

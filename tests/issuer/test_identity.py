@@ -103,6 +103,12 @@ def test_birth_date_in_the_future() -> None:
     assert "future" in field_errors(id_number=make_id("110105", "20300101", "123"))["id_number"]
 
 
+def test_implausibly_old_birth_date_is_refused() -> None:
+    assert "not plausible" in field_errors(id_number=make_id("110105", "19000101", "123"))[
+        "id_number"]
+    assert validate(id_number=make_id("110105", "19050616", "123")).age == 120
+
+
 def test_under_18_is_refused_and_18th_birthday_is_accepted() -> None:
     assert "18" in field_errors(id_number=make_id("110105", "20070616", "123"))["id_number"]
     data = validate(id_number=make_id("110105", "20070615", "123"))
