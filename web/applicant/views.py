@@ -19,6 +19,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from issuer.applications import ApplicationView
+from issuer.device_binding import MAX_BINDING_ATTEMPTS
 from issuer.onboarding import MAX_LIVENESS_SESSIONS, start_application
 from issuer.states import EXPIRABLE_STATES, ApplicationState
 from web.applicant import applicant_bp
@@ -90,6 +91,14 @@ def _on_step(step: str) -> tuple[ApplicationView, BaseResponse | None]:
 @applicant_bp.errorhandler(_Elsewhere)
 def _redirect_elsewhere(exc: _Elsewhere) -> BaseResponse:
     return exc.response
+
+
+def _sentence(message: str) -> str:
+    """A domain message ("please answer this question") as a sentence on a page."""
+    text = message.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
 
 
 def _next_url(application: ApplicationView) -> str:
@@ -230,7 +239,7 @@ def interview() -> Any:
     def again(errors: dict[str, str], _message: str) -> str:
         return _page("interview", "applicant/interview.html", application,
                      questions=served.questions, interview_token=form.get("interview_token", ""),
-                     values=values, errors=errors,
+                     values=values, errors={k: _sentence(v) for k, v in errors.items()},
                      error_message="Please answer every question.")
 
     render_form_errors_with(again)
@@ -248,7 +257,7 @@ def device() -> Any:
         return elsewhere
     return _page("device", "applicant/device.html", application,
                  attempts_left=binding_step.attempts_left(application.binding_attempts),
-                 device_profiles=PROFILES)
+                 max_attempts=MAX_BINDING_ATTEMPTS, device_profiles=PROFILES)
 
 
 @applicant_bp.post("/application/device/challenge")

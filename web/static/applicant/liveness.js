@@ -20,6 +20,9 @@
   const stage = document.getElementById("camera-stage");
   const FRAME_INTERVAL_MS = 110;   // about 9 frames per second, well under the server limit (25/s)
   const JPEG_QUALITY = 0.7;
+  // The session's own status text for a finished session speaks of liveness (API clients
+  // read that); applicants know the step as the camera check.
+  const FINISHED_TEXT = { passed: "Camera check passed", failed: "Camera check failed" };
   const MAX_WIDTH = 640;
   let stream = null;
   let running = false;
@@ -78,7 +81,9 @@
 
   function render(status) {
     const s = status.liveness || {};
-    api.setText(promptEl, s.prompt_text || (s.face_found ? "Hold still\u2026" : "Look into the camera"));
+    const finished = FINISHED_TEXT[s.status];
+    api.setText(promptEl, finished || s.prompt_text ||
+      (s.face_found ? "Hold still\u2026" : "Look into the camera"));
     promptEl.dataset.prompt = s.prompt || "";
     api.setText(countdownEl, typeof s.seconds_left === "number" && s.prompt ?
       Math.max(0, Math.ceil(s.seconds_left)) + " s" : "");
@@ -97,7 +102,7 @@
     api.show(resultEl, true);
     resultEl.className = "result result-" + s.status;
     if (s.status === "passed") {
-      api.setText(resultEl, "Liveness check passed. Continuing\u2026");
+      api.setText(resultEl, "Camera check passed. Continuing\u2026");
       window.setTimeout(function () { window.location.assign(status.next_url); }, 800);
       return;
     }
@@ -106,11 +111,11 @@
       return m ? m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? "" : ".") : "";
     }).join(" ");
     api.setText(document.getElementById("attempts-left"), String(status.attempts_left));
-    let text = "The liveness check did not pass. " + reasons;
+    let text = "The camera check did not pass. " + reasons;
     if (status.attempts_left > 0) {
       text += " You can try " + status.attempts_left + " more time" + (status.attempts_left > 1 ? "s" : "") + ".";
       api.show(retryButton, true);
-      retryButton.textContent = "Retry liveness check";
+      retryButton.textContent = "Retry the camera check";
     } else {
       text += " No attempts are left.";
       if (status.next_url) {
