@@ -162,10 +162,12 @@ class RevealedPan:
         return f"RevealedPan(card_id={self.card_id}, masked={self.masked!r})"
 
 
-def _clean_reason(reasons: dict[str, str], reason: str) -> str:
+def _clean_reason(reasons: dict[str, str], reason: str, *, purpose: str) -> str:
+    """The reason code if `reasons` lists it; else the message names the choices by label."""
     if reason not in reasons:
-        raise ValidationFailed({"reason": "Choose a reason from the list: "
-                                + ", ".join(sorted(reasons)) + "."})
+        labels = [f"“{label}”" for label in reasons.values()]
+        choices = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+        raise ValidationFailed({"reason": f"Choose a reason {purpose}: {choices}."})
     return reason
 
 
@@ -263,7 +265,7 @@ def decide_case(
     if verb not in (ReviewVerb.APPROVE, ReviewVerb.DECLINE):
         raise ValidationFailed({"action": "Action must be approve or decline."})
     kind = ReviewVerb(verb)
-    reason = _clean_reason(REVIEW_REASONS[kind], reason)
+    reason = _clean_reason(REVIEW_REASONS[kind], reason, purpose=f"to {kind.value}")
     text = _clean_comment(comment)
     _active_staff(session, actor)
     application = lock_application(session, application_id=application_id, now=now)
@@ -294,7 +296,8 @@ def request_redo(
     except ValueError:
         raise ValidationFailed({"step": "Step must be one of: "
                                 + ", ".join(s.value for s in RedoStep) + "."}) from None
-    reason = _clean_reason(REVIEW_REASONS[ReviewVerb.REDO], reason)
+    reason = _clean_reason(REVIEW_REASONS[ReviewVerb.REDO], reason,
+                           purpose="to ask for a redo")
     text = _clean_comment(comment)
     user = _active_staff(session, actor)
     application = lock_application(session, application_id=application_id, now=now)
@@ -363,7 +366,8 @@ def propose_override(
     """Propose approving an automatically declined case; a different supervisor must confirm."""
     now = require_aware(now)
     require_permission(role=actor.role, permission=Permission.REVIEW_DECIDE)
-    reason = _clean_reason(REVIEW_REASONS[ReviewVerb.OVERRIDE], reason)
+    reason = _clean_reason(REVIEW_REASONS[ReviewVerb.OVERRIDE], reason,
+                           purpose="for an override")
     text = _clean_comment(comment)
     _active_staff(session, actor)
     application = lock_application(session, application_id=application_id, now=now)
@@ -475,7 +479,7 @@ def change_card_status(
         kind = CardAction(action)
     except ValueError:
         raise ValidationFailed({"action": "Action must be freeze, unfreeze or close."}) from None
-    reason = _clean_reason(CARD_REASONS[kind], reason)
+    reason = _clean_reason(CARD_REASONS[kind], reason, purpose=f"to {kind.value} a card")
     text = _clean_comment(comment, required=False)
     _active_staff(session, actor)
     card = session.get(Card, card_id)

@@ -190,6 +190,18 @@ def test_staff_work_cases_through_the_console(
     assert spage.inner_text("[data-testid=card-status]") == "active"
     masked = spage.inner_text("[data-testid=masked-pan]")
     assert re.fullmatch(r"\d{6}\*{6}\d{4}", masked)
+    def reasons_on_offer() -> list[str]:
+        return list(spage.eval_on_selector_all(
+            "[data-testid=card-form] select[name=reason] option",
+            "options => options.filter(o => !o.closest('optgroup').disabled"
+            " && !o.closest('optgroup').hidden).map(o => o.textContent)"))
+
+    assert reasons_on_offer() == ["Customer request", "Suspected fraud", "Phone lost or stolen"]
+    spage.select_option("[data-testid=card-form] select[name=action]", "close")
+    assert reasons_on_offer() == ["Customer request", "Fraud confirmed", "Compliance decision"]
+    assert spage.eval_on_selector(  # the selection moved into the chosen action's group
+        "[data-testid=card-form] select[name=reason]",
+        "s => s.selectedOptions[0].closest('optgroup').dataset.action") == "close"
     supervisor.submit("card-form", action="freeze", reason="suspected_fraud",
                       comment="Unusual pattern reported.")
     assert spage.inner_text("[data-testid=card-status]") == "frozen"

@@ -6,7 +6,7 @@ keep a record of the refusal.
 
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -14,9 +14,26 @@ from issuer.errors import (
     IssuerError,
     ValidationFailed,
 )
+from issuer.models import Application
+from web.database import db_session
 from web.errors import error_response, issuer_error_status, wants_json
 from web.staff import staff_bp
 from web.staff.auth import NotLoggedIn
+
+
+def acting_on_case(application_id: str) -> None:
+    """Name the case this request acts on when its URL does not (card routes), so an error
+    page links back to it."""
+    g.staff_case = application_id
+
+
+def _back_to_case(status: int) -> str | None:
+    application_id = g.get("staff_case") or (request.view_args or {}).get("application_id")
+    if not isinstance(application_id, str) or not application_id:
+        return None
+    if status == 404 and db_session().get(Application, application_id) is None:
+        return None  # no such case: nothing to go back to
+    return url_for("staff.case", application_id=application_id)
 
 
 def staff_error(status: int, code: str, message: str,
@@ -24,8 +41,7 @@ def staff_error(status: int, code: str, message: str,
     """The console's error response: JSON for scripts, the staff error page for browsers."""
     if wants_json():
         return error_response(status, code, message, fields=fields)
-    application_id = (request.view_args or {}).get("application_id")
-    back = url_for("staff.case", application_id=application_id) if application_id else None
+    back = _back_to_case(status)
     return make_response(render_template(
         "staff/error.html", status=status, code=code, message=message,
         fields=fields or {}, back=back), status)

@@ -14,6 +14,7 @@ from web.database import db_session, mark_for_commit_despite_error
 from web.flow.card_step import issuer_keys
 from web.staff import staff_bp
 from web.staff.auth import current_staff, requires
+from web.staff.errors import acting_on_case
 from web.staff.forms import field
 
 
@@ -21,6 +22,7 @@ from web.staff.forms import field
 @requires(Permission.CARD_FREEZE)
 def card_status(card_id: int) -> Response:
     """Freeze, unfreeze or close a card."""
+    acting_on_case(_card_application(card_id))
     result = change_card_status(db_session(), card_id=card_id, actor=current_staff(),
                                 action=field("action"), reason=field("reason"),
                                 comment=field("comment", required=False), now=now())

@@ -122,7 +122,8 @@ def test_redo_and_validation_messages(console: Console) -> None:
     assert console.post("reviewer", f"/staff/cases/{case}/take").status_code == 303
     missing = console.post("reviewer", f"/staff/cases/{case}/redo",
                            {"step": "liveness", "reason": "evidence_unclear"})
-    assert missing.status_code == 422 and "comment" in missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert "<strong>Comment</strong>: This field is required." in missing.get_data(as_text=True)
     bad_reason = console.post("reviewer", f"/staff/cases/{case}/decide",
                               {"verb": "approve", "reason": "<b>x</b>", "comment": "x"})
     assert bad_reason.status_code == 422 and "<b>" not in bad_reason.get_data(as_text=True)
@@ -153,3 +154,58 @@ def test_no_override_offered_without_a_credit_limit(console: Console) -> None:
     assert "no offered credit limit to approve" in refused.get_data(as_text=True)
     queue = console.get("supervisor", "/staff/").get_data(as_text=True)
     assert "override pending" not in queue
+
+
+def test_card_form_offers_each_action_its_own_reasons(console: Console) -> None:
+    application_id, card_id = console.card_case()
+    console.login("supervisor")
+
+    def card_form() -> str:
+        page = console.get("supervisor", f"/staff/cases/{application_id}").get_data(
+            as_text=True)
+        form = re.search(r'<form[^>]*data-testid="card-form".*?</form>', page, re.S)
+        assert form is not None
+        return form.group(0)
+
+    def offered(form: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The actions offered, and the (label, action) of each group of reasons."""
+        action_select = re.search(r'<select name="action".*?</select>', form, re.S)
+        reason_select = re.search(r'<select name="reason" id="([^"]+)"', form)
+        assert action_select is not None and reason_select is not None
+        assert f'data-reasons-for="{reason_select.group(1)}"' in action_select.group(0)
+        return (re.findall(r'<option value="(\w+)">', action_select.group(0)),
+                re.findall(r'<optgroup label="([^"]+)" data-action="(\w+)">', form))
+
+    active = card_form()
+    assert offered(active) == (["freeze", "close"], [("Reasons to freeze", "freeze"),
+                                                     ("Reasons to close", "close")])
+    assert "Fraud suspicion cleared" not in active  # unfreeze is not on offer
+    assert console.post("supervisor", f"/staff/cards/{card_id}/status", {
+        "action": "freeze", "reason": "lost_device", "comment": ""}).status_code == 303
+    frozen = card_form()
+    assert offered(frozen) == (["unfreeze", "close"], [("Reasons to unfreeze", "unfreeze"),
+                                                       ("Reasons to close", "close")])
+    assert "Phone lost or stolen" not in frozen  # freeze is not on offer
+
+
+def test_bad_card_action_answers_once_in_words_with_a_way_back(console: Console) -> None:
+    application_id, card_id = console.card_case()
+    console.login("supervisor")
+    wrong = console.post("supervisor", f"/staff/cards/{card_id}/status",
+                         {"action": "freeze", "reason": "fraud_confirmed", "comment": ""})
+    assert wrong.status_code == 422
+    html = wrong.get_data(as_text=True)
+    assert html.count("Choose a reason to freeze a card") == 1
+    assert "Customer request" in html and "Phone lost or stolen" in html
+    assert "customer_request" not in html and "lost_device" not in html
+    assert "invalid input" not in html
+    assert f'href="/staff/cases/{application_id}">Back to the case' in html
+    with console.factory() as s:
+        card = s.get(Card, card_id)
+        assert card is not None and card.status == "active"
+    missing = console.get("supervisor", "/staff/cases/doesnotexist")
+    assert missing.status_code == 404
+    assert "Back to the case" not in missing.get_data(as_text=True)
+    no_export = console.get("supervisor", "/staff/cases/doesnotexist/export.html")
+    assert no_export.status_code == 404
+    assert "Back to the case" not in no_export.get_data(as_text=True)

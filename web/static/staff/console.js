@@ -17,3 +17,27 @@ document.addEventListener("submit", (event) => {
   const digits = box.value.replace(/[\s-]/g, "");
   if (/^\d{12,19}$/.test(digits)) box.value = digits.slice(0, 6) + "******" + digits.slice(-4);
 });
+
+// A select marked data-reasons-for="ID" picks which group of the select #ID is offered: only
+// the optgroup whose data-action matches the chosen value stays visible and selectable.
+// Without script every group shows under its label and the server refuses a mismatch.
+function offerReasonsFor(chooser) {
+  const reasons = document.getElementById(chooser.dataset.reasonsFor || "");
+  if (!(reasons instanceof HTMLSelectElement)) return;
+  let first = null;
+  for (const group of reasons.querySelectorAll("optgroup[data-action]")) {
+    const chosen = group.dataset.action === chooser.value;
+    group.hidden = !chosen;
+    group.disabled = !chosen;
+    if (chosen && first === null) first = group.querySelector("option");
+  }
+  const current = reasons.selectedOptions[0];
+  const currentGroup = current ? current.closest("optgroup") : null;
+  if (first && (!current || (currentGroup && currentGroup.disabled))) first.selected = true;
+}
+
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (target instanceof HTMLSelectElement && target.dataset.reasonsFor) offerReasonsFor(target);
+});
+document.querySelectorAll("select[data-reasons-for]").forEach(offerReasonsFor);
