@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from issuer.clock import require_aware
 from issuer.models import AuditEntry
@@ -82,28 +85,62 @@ def append_audit(
     return AuditRecord(seq=seq, hash_hex=digest.hex())
 
 
+_ENTRY_COLUMNS = ("seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash")
+
+
+def _decoders(dialect: Dialect) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Each audit column's own result conversion (what the ORM would apply), by name."""
+    decoders: list[tuple[str, Callable[[Any], Any]]] = []
+    for name in _ENTRY_COLUMNS:
+        column_type = AuditEntry.__table__.c[name].type
+        processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+        decoders.append((name, processor or (lambda value: value)))
+    return decoders
+
+
 def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> AuditVerification:
-    """Recompute every hash in order; report the first entry that does not match."""
+    """Recompute every hash in order; report the first entry that does not match.
+
+    Rows are fetched undecoded and decoded here one by one, so an entry whose stored text
+    can no longer be read (a date or JSON overwritten by hand) is reported as altered like
+    any other tampering, instead of aborting the whole verification.
+    """
+    decoders = _decoders(session.get_bind().dialect)
+    table = AuditEntry.__table__
+    rows = session.execute(
+        select(*(type_coerce(table.c[name], NullType()).label(name) for name in _ENTRY_COLUMNS))
+        .order_by(table.c.seq).execution_options(yield_per=batch_size)
+    )
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    rows = session.execute(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
-    ).scalars()
-    for entry in rows:
-        if entry.seq != expected_seq:
-            return AuditVerification(False, checked, entry.seq,
-                                     f"entry {expected_seq} is missing (next is {entry.seq})")
-        if entry.prev_hash != expected_prev:
-            return AuditVerification(False, checked, entry.seq,
+    for row in rows:
+        entry: dict[str, Any] = {}
+        for (name, decode), raw in zip(decoders, row, strict=True):
+            try:
+                entry[name] = decode(raw)
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                seq = entry.get("seq", expected_seq)
+                return AuditVerification(False, checked, seq,
+                                         f"its stored {name!r} value cannot be read "
+                                         "(entry was altered)")
+        if entry["seq"] != expected_seq:
+            return AuditVerification(False, checked, entry["seq"],
+                                     f"entry {expected_seq} is missing (next is {entry['seq']})")
+        if entry["prev_hash"] != expected_prev:
+            return AuditVerification(False, checked, entry["seq"],
                                      "prev_hash does not match the previous entry's hash")
-        recomputed = entry_hash(prev_hash=entry.prev_hash, seq=entry.seq, at=entry.at,
-                                actor=entry.actor, action=entry.action, subject=entry.subject,
-                                details=entry.details)
-        if recomputed != entry.hash:
-            return AuditVerification(False, checked, entry.seq,
+        try:
+            recomputed = entry_hash(prev_hash=entry["prev_hash"], seq=entry["seq"],
+                                    at=entry["at"], actor=entry["actor"],
+                                    action=entry["action"], subject=entry["subject"],
+                                    details=entry["details"])
+        except (ValueError, TypeError):  # e.g. a naive time or a non-string actor
+            recomputed = b""
+        if recomputed != entry["hash"]:
+            return AuditVerification(False, checked, entry["seq"],
                                      "content does not match its hash (entry was altered)")
-        expected_prev = entry.hash
+        expected_prev = entry["hash"]
         expected_seq += 1
         checked += 1
     return AuditVerification(True, checked, None, "chain intact")

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.audit import append_audit, verify_audit_chain
+from issuer.audit_anchor import anchor_head
+from issuer.keys import IssuerKeys
 from issuer.models import AuditEntry
 from tests.issuer.cli import run_admin as cardsim
 
@@ -114,3 +116,35 @@ def test_cli_audit_verify_before_init_db_says_what_to_do(
     assert cardsim(["audit", "verify", "--database-url", url]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run `cardsim init-db` first" in err
+
+
+@pytest.mark.parametrize(("seq", "column", "raw"), [
+    (2, "details", "not json"), (1, "at", "garbage"), (3, "at", "2025-13-45 25:00:00"),
+])
+def test_unreadable_entry_is_reported_as_altered(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    seq: int, column: str, raw: str,
+) -> None:
+    # Only SQLite stores text a column type cannot decode (PostgreSQL refuses it on write).
+    if not migrated_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL type-checks dates and JSON on write")
+    fill(session_factory, 4)
+    key_file = tmp_path / "keys.json"
+    keys = IssuerKeys.load_or_create(key_file)
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(key_file))
+    with session_factory() as s:
+        anchor = anchor_head(s, signing_key=keys.signing_key, now=T0 + timedelta(days=1))
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text(anchor.to_json() + "\n")
+    with session_factory.begin() as s:
+        s.execute(text(f"UPDATE audit_entry SET {column} = :raw WHERE seq = :seq"),
+                  {"raw": raw, "seq": seq})
+    with session_factory() as s:
+        result = verify_audit_chain(s)
+    assert (result.ok, result.first_broken_seq, result.checked) == (False, seq, seq - 1)
+    assert f"'{column}'" in result.reason and "altered" in result.reason
+    for extra in ([], ["--anchors", str(anchors)]):
+        assert cardsim(["audit", "verify", "--database-url", migrated_url, *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"entry {seq}" in err and "Traceback" not in err
