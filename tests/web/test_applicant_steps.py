@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,35 @@ from flask.testing import FlaskClient
 
 from tests.web.api_driver import ApiApplicant, ready_applicant
 from tests.web.test_decision_pages import open_in_browser
-from tests.web.test_pages import csrf_token
+from tests.web.test_pages import csrf_token, start, submit_identity
 
 pytestmark = pytest.mark.integration
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static" / "applicant"
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "applicant"
+
+
+class Described(HTMLParser):
+    """Every element's id, and what each input's aria-describedby names."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.inputs: dict[str, dict[str, str | None]] = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if named.get("id"):
+            self.ids.add(str(named["id"]))
+        if tag == "input" and named.get("type") != "hidden":
+            key = str(named.get("id") or f"{named.get('name')}={named.get('value')}")
+            self.inputs[key] = named
+
+    def described_by(self, key: str) -> list[str]:
+        names = (self.inputs[key].get("aria-describedby") or "").split()
+        assert all(name in self.ids for name in names), (key, names)
+        return names
 
 
 def interviewing(client: FlaskClient, app: Flask) -> ApiApplicant:
@@ -56,3 +80,54 @@ def test_attempts_left_read_the_same_on_every_step(client: FlaskClient, app: Fla
     liveness = (TEMPLATES / "liveness.html").read_text()
     assert '<strong id="attempts-left">{{ attempts_left }}</strong> of {{ max_attempts }}.' \
         in liveness
+
+
+def test_help_and_errors_describe_their_inputs(client: FlaskClient) -> None:
+    html = start(client)
+    page = Described(html)
+    assert page.described_by("id_number") == ["id_number-help"]
+    assert page.described_by("mobile") == ["mobile-help"]
+    assert page.described_by("full_name") == []
+    response = submit_identity(client, html, mobile="12345", full_name="")
+    errors = Described(response.get_data(as_text=True))  # type: ignore[attr-defined]
+    assert errors.described_by("mobile") == ["mobile-help", "mobile-error"]
+    assert errors.described_by("full_name") == ["full_name-error"]
+    assert errors.inputs["mobile"]["aria-invalid"] == "true"
+    assert "aria-invalid" not in errors.inputs["employer"]
+
+
+def test_interview_errors_mark_and_describe_the_answers(client: FlaskClient, app: Flask) -> None:
+    interviewing(client, app)
+    page = client.get("/application/interview").get_data(as_text=True)
+    token = re.search(r'name="interview_token" value="([^"]+)"', page)
+    assert token
+    html = client.post("/application/interview", data={
+        "csrf_token": csrf_token(page), "interview_token": token.group(1),
+        "answer_voluntary": "yes"}).get_data(as_text=True)
+    form = Described(html)
+    assert form.inputs["answer_employer"]["aria-invalid"] == "true"
+    assert form.described_by("answer_employer") == ["employer-error"]
+    assert form.inputs["answer_confirm_name=yes"]["aria-invalid"] == "true"
+    assert form.described_by("answer_confirm_name=no") == ["confirm_name-error"]
+    assert "aria-invalid" not in form.inputs["answer_voluntary=yes"]
+
+
+def test_done_steps_say_so_to_screen_readers(client: FlaskClient) -> None:
+    page = start(client)
+    steps = re.findall(r'<li class="step step-(\w+)"[^>]*>(.*?)</li>', page, re.DOTALL)
+    assert [status for status, _ in steps][:3] == ["done", "current", "todo"]
+    for status, body in steps:
+        hidden = '<span class="visually-hidden"> (completed)</span>' in body
+        assert hidden == (status == "done")
+    assert ".visually-hidden {" in (STATIC / "app.css").read_text()
+
+
+def test_the_phone_side_button_is_at_least_24_css_pixels_wide() -> None:
+    css = (STATIC / "app.css").read_text()
+    rule = re.search(r"\.phone-side-button \{([^}]*)\}", css)
+    assert rule
+    width = re.search(r"(?<![-\w])width: ([^;]+);", rule.group(1))
+    height = re.search(r"(?<![-\w])height: ([^;]+);", rule.group(1))
+    assert width and height
+    assert width.group(1) == "max(1.6rem, 24px)"  # never under 24 px, whatever the root size
+    assert height.group(1) == "6rem"
