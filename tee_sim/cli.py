@@ -24,6 +24,7 @@ from tee_sim.client import _TAS, TA_NAMES
 from tee_sim.device import DeviceStore
 from tee_sim.errors import TeeError
 from tee_sim.profiles import PROFILES
+from tee_sim.status import TeeStatus
 from tee_sim.storage import SealedStorage
 from tee_sim.ta_keystore import KeystoreCommand
 
@@ -87,13 +88,35 @@ def _print_json(value: object) -> None:
     print(json.dumps(_jsonable(value), indent=2, sort_keys=True))
 
 
-def _store(args: argparse.Namespace) -> DeviceStore:
-    return DeviceStore(Path(args.dir))
+def _store(args: argparse.Namespace, *, create: bool = False) -> DeviceStore:
+    """The store in --dir. Only `create` and `init` may make a new manufacturer PKI; every
+    other command refuses a directory without one (a mistyped --dir writes nothing)."""
+    if not args.dir.strip():
+        raise CliError("--dir must not be empty")
+    directory = Path(args.dir)
+    try:
+        return DeviceStore(directory, create_manufacturer=create)
+    except TeeError as exc:
+        if exc.status is not TeeStatus.TEEC_ERROR_ITEM_NOT_FOUND:
+            raise
+        raise TeeError(
+            f"no device store in {directory} (no manufacturer PKI): "
+            "`tee-sim init` or `tee-sim create` makes one",
+            status=exc.status,
+        ) from exc
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    pki = Path(args.dir) / ".manufacturer"
+    existed = os.path.lexists(pki / "intermediate_cert.pem")
+    _store(args, create=True)
+    print(f"manufacturer PKI in {pki} {'already exists' if existed else 'created'}")
+    return 0
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     issuer_key = _hex(args.issuer_key, "--issuer-key") if args.issuer_key else None
-    print(_store(args).create(args.profile, issuer_public_key=issuer_key))
+    print(_store(args, create=True).create(args.profile, issuer_public_key=issuer_key))
     return 0
 
 
@@ -220,10 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tee-sim", description="Emulated phone secure hardware for testers")
     parser.add_argument(
         "--dir",
-        default=os.environ.get("CARDSIM_DEVICE_DIR", DEFAULT_DIR),
+        default=os.environ.get("CARDSIM_DEVICE_DIR", "").strip() or DEFAULT_DIR,
         help="device directory (env CARDSIM_DEVICE_DIR, default %(default)s)",
     )
     sub = parser.add_subparsers(dest="command_name", required=True, parser_class=_Parser)
+
+    sub.add_parser(
+        "init", help="create the manufacturer PKI in --dir if it has none (create does too)"
+    ).set_defaults(func=cmd_init)
 
     p = sub.add_parser("create", help="manufacture a device")
     p.add_argument("--profile", required=True, choices=sorted(PROFILES))

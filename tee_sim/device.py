@@ -154,11 +154,22 @@ class DeviceStore:
         *,
         clock: Callable[[], datetime] | None = None,
         rng: Callable[[int], bytes] | None = None,
+        create_manufacturer: bool = True,
     ) -> None:
+        """Open the store in `directory`.
+
+        With `create_manufacturer` (the default) a directory without a manufacturer PKI gets a
+        new one; without it nothing is written and such a directory is refused with
+        TeeError(ITEM_NOT_FOUND). A partial or damaged PKI is always refused (TeeError).
+        """
         self.directory = Path(directory)
         self._clock: Clock = clock or _utc_now
         self._rng: Rng = rng or _default_rng
-        self.manufacturer = Manufacturer.load_or_create(self.directory / ".manufacturer")
+        pki = self.directory / ".manufacturer"
+        if create_manufacturer:
+            self.manufacturer = Manufacturer.load_or_create(pki)
+        else:
+            self.manufacturer = Manufacturer.load(pki)
 
     def create(self, profile: str, *, issuer_public_key: bytes | None = None) -> str:
         """Manufacture and provision a device with `profile`; returns its device id.

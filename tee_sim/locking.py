@@ -22,6 +22,22 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+@contextmanager
+def shared_lock_if_present(path: Path) -> Iterator[None]:
+    """Hold a shared flock on `path` if that lock file exists; never creates anything."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace `path` with `data` so readers see the old or the new file, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

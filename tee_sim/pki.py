@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from tee_sim.errors import TeeError
-from tee_sim.locking import exclusive_lock, write_atomically
+from tee_sim.locking import exclusive_lock, shared_lock_if_present, write_atomically
+from tee_sim.status import TeeStatus
 
 ORGANIZATION = "Cardsim Phone Manufacturing"
 CA_NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
@@ -27,6 +29,7 @@ _INTERMEDIATE_KEY = "intermediate_key.pem"
 _INTERMEDIATE_CERT = "intermediate_cert.pem"
 _REVOKED = "revoked_serials.json"
 _BOOT_KEY = "verified_boot_key.bin"
+_PKI_FILES = (_ROOT_KEY, _ROOT_CERT, _INTERMEDIATE_KEY, _INTERMEDIATE_CERT, _REVOKED, _BOOT_KEY)
 
 PublicKey = ed25519.Ed25519PublicKey | x25519.X25519PublicKey
 
@@ -106,44 +109,111 @@ def _private_pem(key: ed25519.Ed25519PrivateKey) -> bytes:
     )
 
 
+def _damaged(message: str) -> TeeError:
+    """A missing or damaged PKI file: refused, never replaced."""
+    return TeeError(message, status=TeeStatus.TEEC_ERROR_BAD_STATE)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _damaged(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
 def _load_key(path: Path) -> ed25519.Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(_read(path), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise _damaged(f"{path} is damaged (not a PEM private key)") from exc
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise TeeError(f"{path} is not an Ed25519 key")
+        raise _damaged(f"{path} is not an Ed25519 key")
     return key
+
+
+def _load_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read(path))
+    except ValueError as exc:
+        raise _damaged(f"{path} is damaged (not a PEM certificate)") from exc
+
+
+def _check_pair(key: ed25519.Ed25519PrivateKey, certificate: x509.Certificate, path: Path) -> None:
+    if certificate.public_key() != key.public_key():
+        raise _damaged(f"{path} does not match its private key")
 
 
 class Manufacturer:
     """The phone maker's attestation PKI, kept in one directory (modelling the factory HSM).
 
     CA private keys are PEM files readable only by the owner (0600); they never enter a
-    device's state directory.
+    device's state directory. The PKI is created only into a directory holding none of its
+    files: a partial or damaged one is refused, never silently replaced (replacing it would
+    orphan every device's chain and forget the revocation list).
     """
 
     def __init__(self, directory: Path) -> None:
+        """Load a complete PKI; TeeError naming the file when one is missing or damaged."""
         self._dir = directory
         self._root_key = _load_key(directory / _ROOT_KEY)
         self._intermediate_key = _load_key(directory / _INTERMEDIATE_KEY)
-        self.root_certificate = x509.load_pem_x509_certificate(
-            (directory / _ROOT_CERT).read_bytes()
-        )
-        self.intermediate_certificate = x509.load_pem_x509_certificate(
-            (directory / _INTERMEDIATE_CERT).read_bytes()
-        )
-        self._boot_key = (directory / _BOOT_KEY).read_bytes()
+        self.root_certificate = _load_certificate(directory / _ROOT_CERT)
+        self.intermediate_certificate = _load_certificate(directory / _INTERMEDIATE_CERT)
+        self._boot_key = _read(directory / _BOOT_KEY)
+        if len(self._boot_key) != 32:
+            raise _damaged(f"{directory / _BOOT_KEY} is damaged (not 32 bytes)")
+        _check_pair(self._root_key, self.root_certificate, directory / _ROOT_CERT)
+        _check_pair(self._intermediate_key, self.intermediate_certificate,
+                    directory / _INTERMEDIATE_CERT)
+        try:
+            self.intermediate_certificate.verify_directly_issued_by(self.root_certificate)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise _damaged(
+                f"{directory / _INTERMEDIATE_CERT} is not issued by {directory / _ROOT_CERT}"
+            ) from exc
+
+    @classmethod
+    def load(cls, directory: Path) -> Manufacturer:
+        """Open the existing PKI in `directory` without writing anything.
+
+        TeeError(ITEM_NOT_FOUND) when the directory holds none of the PKI's files; TeeError
+        when some are missing or damaged.
+        """
+        directory = Path(directory)
+        if not any(os.path.lexists(directory / name) for name in _PKI_FILES):
+            raise TeeError(
+                f"no manufacturer PKI in {directory}",
+                status=TeeStatus.TEEC_ERROR_ITEM_NOT_FOUND,
+            )
+        try:
+            with shared_lock_if_present(directory / ".lock"):
+                return cls._open_complete(directory)
+        except OSError as exc:
+            raise TeeError(f"cannot open manufacturer PKI in {directory}: {exc}") from exc
 
     @classmethod
     def load_or_create(cls, directory: Path) -> Manufacturer:
-        """Open the PKI in `directory`, generating root, intermediate and lists on first use."""
+        """Open the PKI in `directory`, generating root, intermediate and lists when the
+        directory holds none of its files. A partial or damaged PKI is refused (TeeError)."""
         directory = Path(directory)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with exclusive_lock(directory / ".lock"):
-                if not (directory / _INTERMEDIATE_CERT).exists():
+                if not any(os.path.lexists(directory / name) for name in _PKI_FILES):
                     cls._create(directory)
-            return cls(directory)
-        except (OSError, ValueError) as exc:
+                return cls._open_complete(directory)
+        except OSError as exc:
             raise TeeError(f"cannot open manufacturer PKI in {directory}: {exc}") from exc
+
+    @classmethod
+    def _open_complete(cls, directory: Path) -> Manufacturer:
+        missing = [name for name in _PKI_FILES if not os.path.lexists(directory / name)]
+        if missing:
+            raise _damaged(
+                f"manufacturer PKI in {directory} is incomplete (missing {', '.join(missing)}); "
+                "refusing to replace it: restore the files from a backup"
+            )
+        return cls(directory)
 
     @staticmethod
     def _create(directory: Path) -> None:
@@ -176,7 +246,7 @@ class Manufacturer:
         write_atomically(directory / _ROOT_CERT, root.public_bytes(pem), mode=0o644)
         write_atomically(directory / _BOOT_KEY, os.urandom(32))
         write_atomically(directory / _REVOKED, b'{"revoked_serials": []}\n', mode=0o644)
-        # Written last: its presence marks a complete PKI.
+        # Written last (an interrupted creation leaves a PKI that is refused as incomplete).
         write_atomically(directory / _INTERMEDIATE_CERT, inter.public_bytes(pem), mode=0o644)
 
     def trust_anchors_pem(self) -> bytes:

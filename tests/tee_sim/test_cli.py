@@ -149,3 +149,78 @@ def test_console_script_uses_the_environment_directory(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+@pytest.mark.parametrize("argv", [["list"], ["create", "--profile", "genuine"], ["init"]])
+def test_a_partial_pki_is_refused_in_one_line_and_left_as_it_was(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    d, _ = device
+    (Path(d) / ".manufacturer" / "intermediate_cert.pem").unlink()
+    before = _files(Path(d))
+    code, out, err = run(capsys, "--dir", d, *argv)
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and "missing intermediate_cert.pem" in err
+    assert _files(Path(d)) == before
+
+
+READ_ONLY = [
+    ["list"],
+    ["show", "DEV"],
+    ["export-anchors", "OUT"],
+    ["chain", "DEV", "k"],
+    ["invoke", "DEV", "keystore", "list_keys"],
+    ["apdu", "DEV", SELECT],
+    ["press", "DEV"],
+    ["snapshot", "DEV", "OUT"],
+    ["tamper", "flip", "DEV"],
+]
+
+
+@pytest.mark.parametrize("argv", READ_ONLY)
+def test_commands_on_a_mistyped_dir_create_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    typo = tmp_path / "typo"
+    out_path = str(tmp_path / "out")
+    argv = [{"DEV": "dev-0123456789abcdef", "OUT": out_path}.get(a, a) for a in argv]
+    code, out, err = run(capsys, "--dir", str(typo), *argv)
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and "no device store in" in err and "tee-sim init" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_init_creates_the_pki_once_then_list_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path / "devs")
+    code, out, _ = run(capsys, "--dir", d, "init")
+    assert code == 0 and out.strip().endswith("created")
+    anchors = (tmp_path / "devs" / ".manufacturer" / "root_cert.pem").read_bytes()
+    code, out, _ = run(capsys, "--dir", d, "init")
+    assert code == 0 and out.strip().endswith("already exists")
+    assert (tmp_path / "devs" / ".manufacturer" / "root_cert.pem").read_bytes() == anchors
+    assert run(capsys, "--dir", d, "list") == (0, "", "")
+    assert run(capsys, "--dir", d, "export-anchors", str(tmp_path / "a"))[0] == 0
+    assert (tmp_path / "a" / "trust_anchors.pem").read_bytes() == anchors
+
+
+@pytest.mark.parametrize("argv", [["list"], ["init"], ["create", "--profile", "genuine"]])
+def test_an_empty_dir_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--dir", "", *argv)
+    assert code == 2 and err.strip() == "tee-sim: error: --dir must not be empty"
+    assert list(tmp_path.iterdir()) == []

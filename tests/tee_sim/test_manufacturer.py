@@ -1,0 +1,114 @@
+"""The manufacturer PKI is created only into an empty place; a partial or damaged one is refused
+and left exactly as it was (replacing it would orphan every device and forget revocations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tee_sim import DeviceStore, Manufacturer, TeeError, TeeStatus
+from tests.tee_sim.support import FakeClock
+
+pytestmark = pytest.mark.unit
+
+PKI_FILES = [
+    "root_key.pem",
+    "root_cert.pem",
+    "intermediate_key.pem",
+    "intermediate_cert.pem",
+    "revoked_serials.json",
+    "verified_boot_key.bin",
+]
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` (but the lock file) and its bytes."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+@pytest.fixture
+def made(tmp_path: Path, clock: FakeClock) -> Path:
+    """A store with one revoked and one genuine device."""
+    store = DeviceStore(tmp_path / "devices", clock=clock)
+    store.create("revoked")
+    store.create("genuine")
+    assert len(store.manufacturer.revoked_serials()) == 1
+    return tmp_path / "devices"
+
+
+@pytest.mark.parametrize("missing", PKI_FILES)
+@pytest.mark.parametrize("create", [True, False])
+def test_a_partial_pki_is_refused_and_not_rebuilt(
+    made: Path, clock: FakeClock, missing: str, create: bool
+) -> None:
+    (made / ".manufacturer" / missing).unlink()
+    before = snapshot(made)
+    with pytest.raises(TeeError, match=f"incomplete \\(missing {missing}\\)") as caught:
+        DeviceStore(made, clock=clock, create_manufacturer=create)
+    assert caught.value.status is TeeStatus.TEEC_ERROR_BAD_STATE
+    assert snapshot(made) == before
+
+
+OTHER_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("root_key.pem", b""),
+        ("intermediate_key.pem", b"garbage"),
+        ("root_cert.pem", OTHER_CERT.encode()),
+        ("intermediate_cert.pem", b"\x00" * 40),
+        ("verified_boot_key.bin", b"short"),
+    ],
+)
+def test_a_damaged_pki_file_is_refused_by_name(
+    made: Path, clock: FakeClock, name: str, content: bytes
+) -> None:
+    (made / ".manufacturer" / name).write_bytes(content)
+    before = snapshot(made)
+    with pytest.raises(TeeError, match=name):
+        DeviceStore(made, clock=clock)
+    assert snapshot(made) == before
+
+
+def test_certificates_swapped_for_another_manufacturers_are_refused(
+    made: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    other = DeviceStore(tmp_path / "other", clock=clock).directory / ".manufacturer"
+    for name in ("root_cert.pem", "intermediate_cert.pem"):
+        (made / ".manufacturer" / name).write_bytes((other / name).read_bytes())
+        with pytest.raises(TeeError, match="does not match its private key"):
+            DeviceStore(made, clock=clock)
+
+
+def test_an_intermediate_from_another_root_is_refused(
+    made: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    other = DeviceStore(tmp_path / "other", clock=clock).directory / ".manufacturer"
+    for name in ("intermediate_cert.pem", "intermediate_key.pem"):
+        (made / ".manufacturer" / name).write_bytes((other / name).read_bytes())
+    with pytest.raises(TeeError, match="is not issued by"):
+        DeviceStore(made, clock=clock)
+
+
+def test_load_writes_nothing_where_there_is_no_pki(tmp_path: Path) -> None:
+    with pytest.raises(TeeError) as caught:
+        Manufacturer.load(tmp_path / "typo" / ".manufacturer")
+    assert caught.value.status is TeeStatus.TEEC_ERROR_ITEM_NOT_FOUND
+    assert not (tmp_path / "typo").exists()
+    with pytest.raises(TeeError):
+        DeviceStore(tmp_path / "typo", create_manufacturer=False)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_load_opens_the_existing_pki(made: Path) -> None:
+    loaded = Manufacturer.load(made / ".manufacturer")
+    created = Manufacturer.load_or_create(made / ".manufacturer")
+    assert loaded.trust_anchors_pem() == created.trust_anchors_pem()
+    assert loaded.revoked_serials() == created.revoked_serials()
