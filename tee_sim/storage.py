@@ -71,12 +71,16 @@ class SealedStorage:
         return self.state_path.exists() and self._fuse_path.exists()
 
     def burn_fuses(self, huk: bytes) -> None:
-        """Write the hardware-unique key once, at manufacture."""
+        """Write the hardware-unique key once, at manufacture, and start the RPMB counter at 0.
+
+        From then on the RPMB block must exist: a device with fuses and no RPMB was erased.
+        """
         self._fuse_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._rpmb_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self._fuse_path.exists():
             raise StateIntegrityError(f"fuses of {self.device_id} are already burnt")
         write_atomically(self._fuse_path, huk)
+        self._write_rpmb(huk, 0)
 
     def _huk(self) -> bytes:
         try:
@@ -92,8 +96,18 @@ class SealedStorage:
     def _read_rpmb(self, huk: bytes) -> int:
         try:
             raw = self._rpmb_path.read_bytes()
-        except FileNotFoundError:
-            return 0
+        except FileNotFoundError as exc:
+            # Written when the fuses were burnt: its absence is an erasure (which would reset
+            # the counter and let an old state, e.g. with fewer PIN failures, back in).
+            raise StateIntegrityError(
+                "RPMB counter is missing (the replay-protected block was erased)",
+                status=TeeStatus.TEEC_ERROR_SECURITY,
+            ) from exc
+        except OSError as exc:
+            raise StateIntegrityError(
+                f"RPMB counter cannot be read ({exc.strerror or exc})",
+                status=TeeStatus.TEEC_ERROR_SECURITY,
+            ) from exc
         counter = int.from_bytes(raw[:8], "big")
         if len(raw) != 40 or not hmac.compare_digest(raw[8:], self._rpmb_mac(huk, counter)):
             raise StateIntegrityError(

@@ -88,6 +88,20 @@ def test_tamper_restore_and_flip_are_caught(
     assert code == 1 and out.strip() == "6581"
 
 
+def test_deleting_the_rpmb_does_not_reopen_the_rollback(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    d, dev = device
+    snap = str(tmp_path / "snap.bin")
+    assert run(capsys, "--dir", d, "snapshot", dev, snap)[0] == 0
+    assert run(capsys, "--dir", d, "invoke", dev, "pin", "set_pin", "-p", "pin=str:1234")[0] == 0
+    (Path(d) / ".rpmb" / dev).unlink()
+    assert run(capsys, "--dir", d, "tamper", "restore", dev, snap)[0] == 0
+    code, out, err = run(capsys, "--dir", d, "invoke", dev, "pin", "status")
+    assert code == 1 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("tee-sim: TEEC_ERROR_SECURITY: RPMB counter is missing")
+
+
 def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     d, dev = device
     assert run(capsys, "--dir", d, "tamper", "flip", dev, "--offset", "40")[0] == 0

@@ -152,6 +152,46 @@ def test_tampered_rpmb_is_detected(
     assert result.status is TeeStatus.TEEC_ERROR_SECURITY
 
 
+def test_rpmb_is_written_when_the_fuses_are_burnt(store: DeviceStore) -> None:
+    storage = SealedStorage(store.directory, "dev-0123456789abcdef")
+    storage.burn_fuses(b"\x07" * 32)
+    assert (store.directory / ".rpmb" / "dev-0123456789abcdef").stat().st_size == 40
+
+
+def test_erasing_the_rpmb_to_restore_an_older_state_is_refused(
+    make_device: Callable[[str], Device], store: DeviceStore
+) -> None:
+    device = make_device("genuine")
+    state_file = store.directory / device.device_id / "state.bin"
+    fresh = state_file.read_bytes()  # counter 1: no PIN, no failures
+    wallet.set_pin(device, pin="1234")
+    pin = device.open_session(PIN_TA)
+    for _ in range(3):
+        assert pin.invoke(PinCommand.VERIFY_PIN, {"pin": "0000"}).status in (
+            TeeStatus.TEE_ERROR_PIN_INCORRECT,
+            TeeStatus.TEE_ERROR_PIN_DELAY,
+        )
+    (store.directory / ".rpmb" / device.device_id).unlink()
+    state_file.write_bytes(fresh)  # with the counter gone, counter 1 would look current
+
+    result = pin.invoke(PinCommand.STATUS, {})
+    assert result.status is TeeStatus.TEEC_ERROR_SECURITY
+    assert "RPMB counter is missing" in str(result.values["error"])
+    assert not (store.directory / ".rpmb" / device.device_id).exists()  # nothing rewritten
+    assert device.transmit(bytes.fromhex("00A4040008A000000333010102")) == bytes.fromhex("6581")
+    assert "RPMB counter is missing" in next(s.state for s in store.list())
+
+
+def test_erasing_the_rpmb_alone_is_refused(
+    make_device: Callable[[str], Device], store: DeviceStore
+) -> None:
+    device = make_device("genuine")
+    (store.directory / ".rpmb" / device.device_id).unlink()
+    with pytest.raises(StateIntegrityError) as err:
+        device.public_state()
+    assert err.value.status is TeeStatus.TEEC_ERROR_SECURITY
+
+
 def test_failed_commands_write_nothing(
     make_device: Callable[[str], Device], store: DeviceStore
 ) -> None:
