@@ -163,8 +163,14 @@ def test_happy_path_to_an_issued_card(live_server: LiveServer, live_clip: Path,
     shots.take(page, "card-active")
 
     page.click("#card-reveal")
+    enter_pin(page, "1357")  # wrong: the phone says so and asks again
+    page.wait_for_selector("#phone-screen-title:text-is('Wrong PIN')")
+    page.wait_for_selector("#phone-pinpad:not([hidden])")
+    assert "9 tries left" in page.inner_text("#phone-screen-text")
+    shots.take(page, "wrong-pin")
     enter_pin(page, "2468")
     page.wait_for_selector("#card-page[data-revealed='yes']")
+    assert page.is_hidden("#card-result")
     full = page.inner_text("#card-pan").replace(" ", "")
     assert re.fullmatch(r"\d{16}", full) and full[:4] == masked[:4] and full[-4:] == masked[-4:]
     assert re.fullmatch(r"CVV2 \d{3}", page.inner_text("#card-cvv"))

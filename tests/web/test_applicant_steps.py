@@ -1,8 +1,9 @@
-"""Step pages in the browser flow: consistent wording and accessible markup."""
+"""Step pages in the browser flow: consistent wording, accessible markup, the card's status."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,9 +11,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.web.api_driver import ApiApplicant, ready_applicant
+from issuer.cards import card_for_application, freeze_card
+from tee_sim import wallet
+from tests.web.api_driver import (
+    ApiApplicant,
+    Phone,
+    bind_phone,
+    provision,
+    ready_applicant,
+    sign_agreement,
+)
 from tests.web.test_decision_pages import open_in_browser
 from tests.web.test_pages import csrf_token, start, submit_identity
+from web.database import app_database
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +142,28 @@ def test_the_phone_side_button_is_at_least_24_css_pixels_wide() -> None:
     assert width and height
     assert width.group(1) == "max(1.6rem, 24px)"  # never under 24 px, whatever the root size
     assert height.group(1) == "6rem"
+
+
+def test_a_card_frozen_by_the_bank_says_so_and_whom_to_ask(client: FlaskClient,
+                                                           app: Flask) -> None:
+    applicant = interviewing(client, app)
+    assert applicant.answer_interview().status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200
+    assert applicant.post("/decision").get_json()["outcome"] == "approved"
+    assert applicant.post("/card", None, **{"Idempotency-Key": "k-1"}).status_code == 201
+    assert provision(applicant, phone).status_code == 200
+    wallet.set_pin(phone.device, pin="2468")
+    assert applicant.post("/card/activate").get_json()["status"] == "active"
+    active = client.get("/application/card").get_data(as_text=True)
+    assert 'data-status="active"' in active and 'data-testid="card-frozen"' not in active
+    with app_database(app).sessions() as session, session.begin():
+        card = card_for_application(session, application_id=applicant.application_id)
+        assert card is not None
+        freeze_card(session, card_id=card.id, actor="staff:rita", reason="[suspected_fraud]",
+                    now=datetime.now(UTC))
+    frozen = client.get("/application/card").get_data(as_text=True)
+    assert 'data-status="frozen"' in frozen and 'data-testid="card-frozen"' in frozen
+    assert "Your bank has frozen this card" in frozen and "customer service" in frozen
+

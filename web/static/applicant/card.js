@@ -80,12 +80,59 @@
     root.dataset.revealed = "no";
   }
 
+  // After a refused PIN: what the phone says, and whether it takes another PIN right away
+  // (the phone's own PIN counters tell: tries left before it locks, seconds to wait).
+  async function afterWrongPin(err) {
+    let pinState = null;
+    try {
+      const device = await phone.state();
+      pinState = device && device.state ? device.state.pin : null;
+    } catch (ignored) {
+      pinState = null;
+    }
+    if (!pinState || pinState.locked) {
+      return { again: false, title: "PIN refused", text: err.message };
+    }
+    const left = pinState.remaining_attempts;
+    const tries = typeof left === "number" ?
+      " " + left + " tr" + (left === 1 ? "y" : "ies") + " left before the PIN locks." : "";
+    if (pinState.retry_after > 0) {
+      return { again: false, title: "Wrong PIN",
+        text: "The PIN was not correct." + tries + " Wait " + pinState.retry_after +
+          " seconds, then press \u201cShow card details\u201d again." };
+    }
+    return { again: true, title: "Wrong PIN",
+      text: "The PIN was not correct." + tries + " Enter your card PIN and press OK." };
+  }
+
+  // Ask for the PIN on the phone until it is accepted (or the phone will not take another).
+  async function revealWithPin() {
+    let title = "Show card details";
+    let text = "Enter your card PIN and press OK.";
+    for (;;) {
+      const pin = await phone.askPin(title, text);
+      try {
+        return await api.post(root.dataset.revealUrl, { device_id: phone.deviceId(), pin: pin });
+      } catch (err) {
+        if (err.code !== "pin_rejected") { throw err; }
+        const next = await afterWrongPin(err);
+        if (!next.again) {
+          phone.screen(next.title, next.text);
+          throw err;
+        }
+        report("failed", "The PIN was not correct. Enter it again on your phone.");
+        title = next.title;
+        text = next.text;
+      }
+    }
+  }
+
   async function reveal() {
     revealButton.disabled = true;
     try {
       if (!(await needPhone(revealButton))) { return; }
-      const pin = await phone.askPin("Show card details", "Enter your card PIN and press OK.");
-      const details = await api.post(root.dataset.revealUrl, { device_id: phone.deviceId(), pin: pin });
+      const details = await revealWithPin();
+      api.show(resultEl, false);
       // Shown for a short time only; never stored in the page state or sent anywhere.
       api.setText(panEl, details.pan.replace(/(\d{4})(?=\d)/g, "$1 "));
       api.setText(cvvEl, "CVV2 " + details.cvv2);
