@@ -167,3 +167,13 @@ def test_a_card_frozen_by_the_bank_says_so_and_whom_to_ask(client: FlaskClient,
     assert 'data-status="frozen"' in frozen and 'data-testid="card-frozen"' in frozen
     assert "Your bank has frozen this card" in frozen and "customer service" in frozen
 
+
+def test_there_is_a_favicon(client: FlaskClient) -> None:
+    ico = client.get("/favicon.ico")
+    assert ico.status_code == 200 and ico.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert ico.headers["X-Content-Type-Options"] == "nosniff"
+    page = client.get("/").get_data(as_text=True)
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert icons == ["/static/favicon.svg", "/favicon.ico"]
+    svg = client.get(icons[0])
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"

@@ -137,6 +137,12 @@ def start() -> Any:
     return redirect(url_for("applicant.identity"))
 
 
+@applicant_bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Where browsers look for an icon on pages that name none (the staff console, JSON)."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @applicant_bp.get("/application")
 def resume() -> BaseResponse:
     application = cookie_application_or_none()
