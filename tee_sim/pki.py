@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -138,6 +139,29 @@ def _load_certificate(path: Path) -> x509.Certificate:
         raise _damaged(f"{path} is damaged (not a PEM certificate)") from exc
 
 
+_SERIAL = re.compile(r"[0-9]{1,49}")  # a certificate serial is at most 20 octets
+
+
+def _parse_revoked(raw: bytes, path: Path) -> frozenset[int]:
+    """The serials in a revocation list `{"revoked_serials": ["<decimal>", ...]}`."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise _damaged(f"{path} is damaged (not JSON)") from exc
+    serials = data.get("revoked_serials") if isinstance(data, dict) else None
+    if not isinstance(serials, list):
+        raise _damaged(f'{path} is damaged (expected {{"revoked_serials": [...]}})')
+    out: set[int] = set()
+    for serial in serials:
+        if isinstance(serial, str) and _SERIAL.fullmatch(serial):
+            out.add(int(serial))
+        elif isinstance(serial, int) and not isinstance(serial, bool) and serial >= 0:
+            out.add(serial)
+        else:
+            raise _damaged(f"{path} is damaged ({serial!r} is not a certificate serial)")
+    return frozenset(out)
+
+
 def _check_pair(key: ed25519.Ed25519PrivateKey, certificate: x509.Certificate, path: Path) -> None:
     if certificate.public_key() != key.public_key():
         raise _damaged(f"{path} does not match its private key")
@@ -171,6 +195,7 @@ class Manufacturer:
             raise _damaged(
                 f"{directory / _INTERMEDIATE_CERT} is not issued by {directory / _ROOT_CERT}"
             ) from exc
+        self.revoked_serials()  # a damaged revocation list is refused now, not halfway later
 
     @classmethod
     def load(cls, directory: Path) -> Manufacturer:
@@ -262,9 +287,9 @@ class Manufacturer:
         return hashlib.sha256(self._boot_key).digest()
 
     def revoked_serials(self) -> frozenset[int]:
-        """Serials of revoked device attestation certificates."""
-        data = json.loads((self._dir / _REVOKED).read_text())
-        return frozenset(int(s) for s in data["revoked_serials"])
+        """Serials of revoked device attestation certificates; TeeError if the list is damaged."""
+        path = self._dir / _REVOKED
+        return _parse_revoked(_read(path), path)
 
     def revoke(self, serial: int) -> None:
         """Add a device attestation certificate serial to the revocation list."""
@@ -274,20 +299,24 @@ class Manufacturer:
             write_atomically(self._dir / _REVOKED, body.encode(), mode=0o644)
 
     def export(self, directory: Path) -> None:
-        """Write `trust_anchors.pem`, `revoked_serials.json` and `verified_boot_key.hex`."""
+        """Write `trust_anchors.pem`, `revoked_serials.json` and `verified_boot_key.hex`.
+
+        Every file's content is built before the first is written, so a damaged revocation
+        list fails the export without leaving some of the files behind.
+        """
         directory = Path(directory)
+        body = json.dumps(
+            {"revoked_serials": [str(s) for s in sorted(self.revoked_serials())]}, indent=1
+        )
+        files = {
+            "trust_anchors.pem": self.trust_anchors_pem(),
+            "revoked_serials.json": (body + "\n").encode(),
+            "verified_boot_key.hex": (self.verified_boot_key().hex() + "\n").encode(),
+        }
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            write_atomically(directory / "trust_anchors.pem", self.trust_anchors_pem(), mode=0o644)
-            body = json.dumps(
-                {"revoked_serials": [str(s) for s in sorted(self.revoked_serials())]}, indent=1
-            )
-            write_atomically(directory / "revoked_serials.json", (body + "\n").encode(), mode=0o644)
-            write_atomically(
-                directory / "verified_boot_key.hex",
-                (self.verified_boot_key().hex() + "\n").encode(),
-                mode=0o644,
-            )
+            for name, content in files.items():
+                write_atomically(directory / name, content, mode=0o644)
         except OSError as exc:
             raise TeeError(f"cannot export trust anchors to {directory}: {exc}") from exc
 

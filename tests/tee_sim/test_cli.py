@@ -186,6 +186,26 @@ def test_a_partial_pki_is_refused_in_one_line_and_left_as_it_was(
     assert _files(Path(d)) == before
 
 
+@pytest.mark.parametrize("content", ["", "garbage", '{"x":1}', '["abc"]'])
+@pytest.mark.parametrize("argv", [["export-anchors", "OUT"], ["create", "--profile", "revoked"]])
+def test_a_damaged_revocation_list_is_one_line_and_writes_nothing(
+    device: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+    argv: list[str],
+) -> None:
+    d, _ = device
+    (Path(d) / ".manufacturer" / "revoked_serials.json").write_text(content)
+    before = _files(Path(d))
+    out_dir = tmp_path / "anchors"
+    code, out, err = run(capsys, "--dir", d, *[str(out_dir) if a == "OUT" else a for a in argv])
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and "revoked_serials.json is damaged" in err
+    assert not out_dir.exists()
+    assert _files(Path(d)) == before
+
+
 READ_ONLY = [
     ["list"],
     ["show", "DEV"],

@@ -3,6 +3,7 @@ and left exactly as it was (replacing it would orphan every device and forget re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_a_damaged_pki_file_is_refused_by_name(
 ) -> None:
     (made / ".manufacturer" / name).write_bytes(content)
     before = snapshot(made)
-    with pytest.raises(TeeError, match=name):
+    with pytest.raises(TeeError, match=re.escape(name)):
         DeviceStore(made, clock=clock)
     assert snapshot(made) == before
 
@@ -112,3 +113,47 @@ def test_load_opens_the_existing_pki(made: Path) -> None:
     created = Manufacturer.load_or_create(made / ".manufacturer")
     assert loaded.trust_anchors_pem() == created.trust_anchors_pem()
     assert loaded.revoked_serials() == created.revoked_serials()
+
+
+LIST_DAMAGED = re.escape("revoked_serials.json is damaged")
+DAMAGED_LISTS = [
+    b"",
+    b"garbage",
+    b"\xff\xfe",
+    b'{"x": 1}',
+    b'["abc"]',
+    b"null",
+    b'{"revoked_serials": "123"}',
+    b'{"revoked_serials": ["abc"]}',
+    b'{"revoked_serials": [1.5]}',
+    b'{"revoked_serials": [true]}',
+    b'{"revoked_serials": [null]}',
+    b'{"revoked_serials": ["-5"]}',
+    b'{"revoked_serials": ["' + b"9" * 5000 + b'"]}',
+]
+
+
+@pytest.mark.parametrize("content", DAMAGED_LISTS)
+def test_a_damaged_revocation_list_is_a_tee_error_and_exports_nothing(
+    made: Path, tmp_path: Path, clock: FakeClock, content: bytes
+) -> None:
+    store = DeviceStore(made, clock=clock)
+    (made / ".manufacturer" / "revoked_serials.json").write_bytes(content)
+    with pytest.raises(TeeError, match=LIST_DAMAGED):
+        store.manufacturer.revoked_serials()
+    with pytest.raises(TeeError, match=LIST_DAMAGED):
+        store.manufacturer.export(tmp_path / "anchors")
+    assert not (tmp_path / "anchors").exists()
+    before = snapshot(made)
+    with pytest.raises(TeeError, match=LIST_DAMAGED):
+        store.create("revoked")
+    with pytest.raises(TeeError, match=LIST_DAMAGED):
+        DeviceStore(made, clock=clock)
+    assert snapshot(made) == before
+
+
+def test_serials_may_be_decimal_strings_or_integers(made: Path, clock: FakeClock) -> None:
+    (made / ".manufacturer" / "revoked_serials.json").write_text(
+        '{"revoked_serials": ["12", 34]}'
+    )
+    assert DeviceStore(made, clock=clock).manufacturer.revoked_serials() == {12, 34}
