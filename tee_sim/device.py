@@ -195,7 +195,7 @@ class DeviceStore:
             device_id=device_id, public_key=attestation_public, now=now
         )
         if spec.revoked:
-            self.manufacturer.revoke(device_cert.serial_number)
+            self.manufacturer.revoked_serials()  # a damaged list fails before anything is written
         if spec.boot_state is VerifiedBootState.UNVERIFIED:
             boot_key, boot_hash = bytes(32), OFFICIAL_BOOT_HASH
         elif spec.boot_state is VerifiedBootState.SELF_SIGNED:
@@ -233,8 +233,17 @@ class DeviceStore:
         storage = SealedStorage(self.directory, device_id)
         try:
             storage.burn_fuses(self._rng(32))
-            storage.save(state, previous_counter=0)
         except OSError as exc:
+            raise TeeError(f"cannot create device in {self.directory}: {exc}") from exc
+        try:
+            storage.save(state, previous_counter=0)
+            # Revoked only once the device exists: a failed manufacture revokes nothing.
+            if spec.revoked:
+                self.manufacturer.revoke(device_cert.serial_number)
+        except (OSError, TeeError) as exc:
+            storage.discard()
+            if isinstance(exc, TeeError):
+                raise
             raise TeeError(f"cannot create device in {self.directory}: {exc}") from exc
         return device_id
 

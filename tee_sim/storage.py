@@ -11,9 +11,11 @@ Layout under the store directory:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,13 @@ class SealedStorage:
             raise StateIntegrityError(f"fuses of {self.device_id} are already burnt")
         write_atomically(self._fuse_path, huk)
         self._write_rpmb(huk, 0)
+
+    def discard(self) -> None:
+        """Remove a device whose manufacture failed: its fuses, RPMB block and directory."""
+        shutil.rmtree(self.device_dir, ignore_errors=True)
+        for path in (self._fuse_path, self._rpmb_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def _huk(self) -> bytes:
         try:

@@ -157,3 +157,36 @@ def test_serials_may_be_decimal_strings_or_integers(made: Path, clock: FakeClock
         '{"revoked_serials": ["12", 34]}'
     )
     assert DeviceStore(made, clock=clock).manufacturer.revoked_serials() == {12, 34}
+
+
+def _fixed_rng(n: int) -> bytes:
+    return b"\x01" * n
+
+
+def test_a_failed_revoked_manufacture_revokes_nothing(made: Path, clock: FakeClock) -> None:
+    store = DeviceStore(made, clock=clock, rng=_fixed_rng)
+    revoked = store.manufacturer.revoked_serials()
+    blocker = made / "dev-0101010101010101"
+    blocker.write_bytes(b"not a directory")  # the device directory cannot be created
+    with pytest.raises(TeeError, match="cannot create device"):
+        store.create("revoked")
+    assert store.manufacturer.revoked_serials() == revoked
+    assert not (made / ".fuses" / blocker.name).exists()
+    assert not (made / ".rpmb" / blocker.name).exists()
+    assert blocker.read_bytes() == b"not a directory"
+
+
+def test_a_failed_revocation_discards_the_new_device(
+    made: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DeviceStore(made, clock=clock, rng=_fixed_rng)
+    before = snapshot(made)
+
+    def refuse(serial: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.manufacturer, "revoke", refuse)
+    with pytest.raises(TeeError, match="No space left on device"):
+        store.create("revoked")
+    assert snapshot(made) == before  # no half-made, unrevoked "revoked" phone is left
+    assert len(store.list()) == 2  # the two devices `made` created, nothing else
