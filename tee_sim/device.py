@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import nacl.signing
 import nacl.utils
 from cryptography.hazmat.primitives import serialization
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from tee_sim.context import Clock, DeviceContext, Rng
 from tee_sim.errors import BadParameters, DeviceNotFound, TeeError
@@ -182,10 +183,13 @@ class DeviceStore:
         if issuer_public_key is not None:
             if not isinstance(issuer_public_key, bytes) or len(issuer_public_key) != 32:
                 raise BadParameters("issuer public key must be 32 raw Ed25519 bytes")
-            try:
-                nacl.signing.VerifyKey(issuer_public_key)
-            except Exception as exc:
-                raise BadParameters("issuer public key is not an Ed25519 key") from exc
+            # VerifyKey takes any 32 bytes; a real key is a canonical point of the prime-order
+            # subgroup (this refuses non-points such as ff..ff and small-order ones such as 00..00).
+            if not crypto_core_ed25519_is_valid_point(issuer_public_key):
+                raise BadParameters(
+                    "issuer public key is not a valid Ed25519 public key "
+                    "(not a canonical point of the prime-order subgroup)"
+                )
         spec = PROFILES[profile]
         device_id = "dev-" + self._rng(8).hex()
         now = self._clock()

@@ -15,6 +15,7 @@ from tee_sim.cli import main
 pytestmark = pytest.mark.unit
 
 SELECT = "00A4040008A000000333010102"
+ISSUER_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"  # RFC 8032 test 1
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -27,7 +28,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
     d = str(tmp_path / "devs")
     code, out, _ = run(
-        capsys, "--dir", d, "create", "--profile", "genuine", "--issuer-key", "11" * 32
+        capsys, "--dir", d, "create", "--profile", "genuine", "--issuer-key", ISSUER_KEY
     )
     assert code == 0
     return d, out.strip()
@@ -117,6 +118,10 @@ def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> No
         ["create", "--profile", "jailbroken"],
         ["create", "--profile", "genuine", "--issuer-key", "xyz"],
         ["create", "--profile", "genuine", "--issuer-key", "abcd"],
+        ["create", "--profile", "genuine", "--issuer-key", "ff" * 32],  # not a point
+        ["create", "--profile", "genuine", "--issuer-key", "00" * 32],  # small order
+        ["create", "--profile", "genuine", "--issuer-key", "01" + "00" * 31],  # the identity
+        ["create", "--profile", "genuine", "--issuer-key", "11" * 32],
         ["show", "dev-0000000000000000"],
         ["show", "../../etc/passwd"],
         ["invoke", "DEV", "nota", "list_keys"],
@@ -142,6 +147,21 @@ def test_every_bad_input_is_one_line_and_non_zero(
     assert code != 0
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("key", ["ff" * 32, "00" * 32, "ec" + "ff" * 30 + "7f"])
+def test_invalid_issuer_keys_are_refused_and_make_no_device(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    d, dev = device
+    code, out, err = run(capsys, "--dir", d, "create", "--profile", "genuine", "--issuer-key", key)
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "tee-sim: TEEC_ERROR_BAD_PARAMETERS: issuer public key is not a valid Ed25519 public key"
+        " (not a canonical point of the prime-order subgroup)"
+    )
+    assert run(capsys, "--dir", d, "list")[1].splitlines()[0].startswith(dev)
+    assert len(run(capsys, "--dir", d, "list")[1].splitlines()) == 1
 
 
 def test_console_script_uses_the_environment_directory(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from tee_sim import (
     KEYSTORE_TA,
     PIN_TA,
     SW,
+    BadParameters,
     Device,
     DeviceNotFound,
     DeviceStore,
@@ -215,4 +216,7 @@ def test_open_and_create_refuse_bad_input(store: DeviceStore) -> None:
     with pytest.raises(Exception) as err2:
         store.create("genuine", issuer_public_key=b"short")
     assert err2.value.status is TeeStatus.TEEC_ERROR_BAD_PARAMETERS  # type: ignore[attr-defined]
+    for not_a_key in (b"\xff" * 32, bytes(32), b"\x01" + bytes(31)):
+        with pytest.raises(BadParameters, match="not a valid Ed25519 public key"):
+            store.create("genuine", issuer_public_key=not_a_key)
     assert store.list() == []
