@@ -233,5 +233,23 @@ def test_staff_work_cases_through_the_console(
         with cases.factory.begin() as s:
             s.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(details=original))
 
+    # On a phone-sized screen the pages do not scroll sideways: wide tables scroll in their
+    # own box, and the staff bar wraps.
+    for console, path in ((supervisor, "/staff/"), (supervisor, f"/staff/cases/{cases.declined}"),
+                          (auditor, "/staff/audit")):
+        console.page.set_viewport_size({"width": 390, "height": 844})
+        console.page.goto(live_server.url + path)
+        widths = console.page.evaluate(
+            "() => [document.documentElement.scrollWidth, window.innerWidth,"
+            " document.querySelector('.staff-bar').scrollWidth,"
+            " document.querySelector('.staff-bar').clientWidth]")
+        wide = console.page.evaluate(  # what sticks out, to name it if the check fails
+            "() => Array.from(document.querySelectorAll('main *')).filter(e =>"
+            " e.getBoundingClientRect().right > window.innerWidth + 1"
+            " && !e.closest('.table-wrap')).slice(0, 5).map(e => e.tagName + '.'"
+            " + e.className + ' ' + (e.textContent || '').slice(0, 40))")
+        assert widths[0] <= widths[1] and widths[2] <= widths[3], (path, widths, wide)
+        screenshots.take(console.page, "narrow-" + path.strip("/").replace("/", "-"))
+
     for console in (reviewer, supervisor, auditor):
         assert not [p for p in console.problems if "Content Security Policy" in p], console.problems

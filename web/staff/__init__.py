@@ -10,6 +10,7 @@ staff_bp = Blueprint("staff", __name__, url_prefix="/staff")
 from web.staff import (  # noqa: E402, F401
     auth,
     errors,
+    filters,
     views_admin,
     views_audit,
     views_cards,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -209,3 +210,36 @@ def test_bad_card_action_answers_once_in_words_with_a_way_back(console: Console)
     no_export = console.get("supervisor", "/staff/cases/doesnotexist/export.html")
     assert no_export.status_code == 404
     assert "Back to the case" not in no_export.get_data(as_text=True)
+
+
+def test_details_show_as_escaped_text_not_unicode_escapes(console: Console) -> None:
+    declined = console.declined_case()
+    comment = "<b>x</b> 张"
+    console.login("supervisor")
+    assert console.post("supervisor", f"/staff/cases/{declined}/take").status_code == 303
+    assert console.post("supervisor", f"/staff/cases/{declined}/override", {
+        "reason": "false_positive", "comment": comment}).status_code == 303
+    console.login("auditor")
+    pages = {
+        "timeline": console.get("supervisor", f"/staff/cases/{declined}"),
+        "audit": console.get("auditor", "/staff/audit"),
+        "export": console.get("auditor", f"/staff/cases/{declined}/export.html"),
+    }
+    for name, response in pages.items():
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, name
+        assert "&lt;b&gt;x&lt;/b&gt; 张" in html, name
+        shown = [unescape(code) for code in re.findall(r"<code>(.*?)</code>", html)]
+        assert any('"comment": "<b>x</b> 张"' in text for text in shown), name
+        assert "\\u003c" not in html and "\\u5f20" not in html, name
+        assert "<b>x</b>" not in html, name
+    case_page = pages["timeline"].get_data(as_text=True)
+    timeline = re.search(r'data-testid="timeline".*?</section>', case_page, re.S)
+    device = re.search(r'data-testid="device".*?</section>', case_page, re.S)
+    assert timeline is not None and device is not None
+    assert '<div class="table-wrap">' in timeline.group(0)
+    assert '<div class="table-wrap">' in device.group(0)  # the certificate chains
+    assert '<td class="time">' in timeline.group(0)
+    for path, who in (("/staff/audit", "auditor"), ("/staff/", "supervisor")):
+        assert re.search(r'<div class="table-wrap">\s*<table data-testid="(audit-entries|queue)"',
+                         console.get(who, path).get_data(as_text=True)), path
