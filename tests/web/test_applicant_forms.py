@@ -8,9 +8,13 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from issuer.models import Application, ApplicationEvent
+from issuer.states import ApplicationState
 from tests.web.api_driver import start_applicant
 from tests.web.test_pages import csrf_token, start, submit_identity
+from web.database import app_database
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +89,17 @@ def test_the_consent_error_is_tied_to_its_checkbox(client: FlaskClient) -> None:
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and 'aria-describedby="consent-error"' in html
     assert 'data-testid="resume"' not in html  # this browser holds no application
+
+
+def test_cancelling_withdraws_the_application_at_the_bank(client: FlaskClient,
+                                                           app: Flask) -> None:
+    identity = start(client)
+    with client.session_transaction() as session:
+        application_id = session["application_id"]
+    client.post("/application/leave", data={"csrf_token": csrf_token(identity)})
+    with app_database(app).sessions() as s:
+        application = s.get(Application, application_id)
+        assert application is not None and application.state == ApplicationState.ABANDONED
+        kinds = s.scalars(select(ApplicationEvent.kind).where(
+            ApplicationEvent.application_id == application_id)).all()
+        assert kinds[-1] == "abandoned"

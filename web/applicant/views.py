@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from issuer.applications import ApplicationView
 from issuer.device_binding import MAX_BINDING_ATTEMPTS
-from issuer.onboarding import MAX_LIVENESS_SESSIONS, start_application
+from issuer.onboarding import MAX_LIVENESS_SESSIONS, abandon_application, start_application
 from issuer.states import EXPIRABLE_STATES, ApplicationState
 from web.applicant import applicant_bp
 from web.applicant.stepper import step_for, stepper
@@ -153,10 +153,12 @@ def resume() -> BaseResponse:
 
 @applicant_bp.post("/application/leave")
 def leave() -> BaseResponse:
-    """This browser forgets its application (the bank keeps it until it expires)."""
+    """Cancel an undecided application (withdrawn: `abandoned`) and forget it in this browser;
+    a decided one is only forgotten here."""
     application = cookie_application_or_none()
     forget_application()
     if application is not None and _unfinished(application):
+        abandon_application(db_session(), application_id=application.id, now=now())
         flash("Your application is cancelled. You can start a new one below.", "info")
     elif application is not None:
         flash("Your application is closed in this browser.", "info")
