@@ -211,9 +211,17 @@ def _state_file(args: argparse.Namespace) -> Path:
     return SealedStorage(store.directory, args.device).state_path
 
 
+def _copy(source: Path, target: Path, *, snapshot: Path) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except shutil.SameFileError as exc:  # its message shows PosixPath(...) reprs
+        raise CliError(f"{snapshot} is the device's own state file; use another file") from exc
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    shutil.copyfile(_state_file(args), args.file)
-    print(f"copied the sealed state of {args.device} to {args.file}")
+    target = Path(args.file)
+    _copy(_state_file(args), target, snapshot=target)
+    print(f"copied the sealed state of {args.device} to {target}")
     return 0
 
 
@@ -221,7 +229,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():
         raise CliError(f"no snapshot file {source}")
-    shutil.copyfile(source, _state_file(args))
+    _copy(source, _state_file(args), snapshot=source)
     print(f"restored {args.device} from {source} (the next operation will check it)")
     return 0
 

@@ -260,7 +260,10 @@ class DeviceStore:
         return Device(root=self.directory, device_id=device_id, clock=self._clock, rng=self._rng)
 
     def list(self) -> list[DeviceSummary]:
-        """Every device in the store, with its profile and whether its state is usable."""
+        """Every device in the store, with its profile and whether its state is usable.
+
+        A device that cannot be read or unsealed is listed with the reason, never skipped.
+        """
         out: list[DeviceSummary] = []
         if not self.directory.is_dir():
             return out
@@ -275,4 +278,7 @@ class DeviceStore:
                 out.append(DeviceSummary(path.name, state["profile"], state["created_at"], "ok"))
             except TeeError as exc:
                 out.append(DeviceSummary(path.name, None, None, str(exc)))
+            except OSError as exc:  # e.g. its state or fuse file replaced by a directory
+                why = f"unreadable: {exc.strerror or exc}: {exc.filename}"
+                out.append(DeviceSummary(path.name, None, None, why))
         return out

@@ -103,6 +103,35 @@ def test_deleting_the_rpmb_does_not_reopen_the_rollback(
     assert err.startswith("tee-sim: TEEC_ERROR_SECURITY: RPMB counter is missing")
 
 
+@pytest.mark.parametrize("command", [["snapshot"], ["tamper", "restore"]])
+def test_copying_a_state_onto_itself_names_the_plain_path(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    d, dev = device
+    own = str(Path(d) / dev / "state.bin")
+    code, out, err = run(capsys, "--dir", d, *command, dev, own)
+    assert code == 2 and out == ""
+    assert err == f"tee-sim: error: {own} is the device's own state file; use another file\n"
+
+
+@pytest.mark.parametrize("broken", ["{d}/{dev}/state.bin", "{d}/.fuses/{dev}"])
+def test_list_shows_healthy_devices_and_marks_an_unreadable_one(
+    device: tuple[str, str], capsys: pytest.CaptureFixture[str], broken: str
+) -> None:
+    d, good = device
+    code, bad, _ = run(capsys, "--dir", d, "create", "--profile", "rooted")
+    assert code == 0
+    bad = bad.strip()
+    path = Path(broken.format(d=d, dev=bad))
+    path.unlink()
+    path.mkdir()
+    code, out, err = run(capsys, "--dir", d, "list")
+    assert code == 0 and err == ""
+    lines = dict(line.split("\t", 1) for line in out.splitlines())
+    assert lines[good].endswith("\tok")
+    assert lines[bad] == f"-\t-\tunreadable: Is a directory: {path}"
+
+
 def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     d, dev = device
     assert run(capsys, "--dir", d, "tamper", "flip", dev, "--offset", "40")[0] == 0
