@@ -16,6 +16,9 @@ from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState
 
 MAX_PAGE = 200
+# A started application has nothing for staff to review yet: the queue, its state filter and
+# its counts all leave it out.
+_IN_QUEUE = Application.state != ApplicationState.STARTED.value
 _MASKED_PAN = re.compile(r"(\d{6})[\s*xX•.]*(\d{4})")
 _LAST4 = re.compile(r"[*xX•.\s]*(\d{4})")
 _FULL_PAN = re.compile(r"\d{12,19}")
@@ -93,8 +96,7 @@ def list_queue(
     offset = max(0, offset)
     pending = select(PendingOverride.application_id).where(PendingOverride.status == "pending")
     query = select(Application.id, Application.state, Application.created_at,
-                   Application.updated_at).where(
-        Application.state != ApplicationState.STARTED.value)
+                   Application.updated_at).where(_IN_QUEUE)
     if filters.state:
         query = query.where(Application.state == filters.state)
     if filters.date_from:
@@ -158,7 +160,8 @@ def list_queue(
         ))
     page = rows[offset:offset + limit]
     filled = tuple(_fill(session, row) for row in page)
-    states = tuple(sorted(set(session.scalars(select(Application.state).distinct()))))
+    states = tuple(sorted(set(session.scalars(
+        select(Application.state).where(_IN_QUEUE).distinct()))))
     return QueuePage(rows=filled, total=len(rows), states=states,
                      reasons=tuple(sorted(all_reasons)),
                      device_profiles=tuple(sorted(all_profiles)))
@@ -178,7 +181,7 @@ def _fill(session: Session, row: QueueRow) -> QueueRow:
 
 
 def queue_counts(session: Session, *, viewer: StaffPrincipal) -> dict[str, int]:
-    """How many applications are in each state (for the queue header)."""
+    """How many applications of the queue are in each state (for the queue header)."""
     require_permission(role=viewer.role, permission=Permission.REVIEW_READ)
     return {state: count for state, count in session.execute(
-        select(Application.state, func.count()).group_by(Application.state))}
+        select(Application.state, func.count()).where(_IN_QUEUE).group_by(Application.state))}

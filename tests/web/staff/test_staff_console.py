@@ -243,3 +243,18 @@ def test_details_show_as_escaped_text_not_unicode_escapes(console: Console) -> N
     for path, who in (("/staff/audit", "auditor"), ("/staff/", "supervisor")):
         assert re.search(r'<div class="table-wrap">\s*<table data-testid="(audit-entries|queue)"',
                          console.get(who, path).get_data(as_text=True)), path
+
+
+def test_started_applications_are_left_out_of_the_queue_everywhere(console: Console) -> None:
+    started = console.flow().start().application_id
+    declined = console.declined_case()
+    console.login("reviewer")
+    page = console.get("reviewer", "/staff/").get_data(as_text=True)
+    assert queue_ids(page) == [declined]
+    counts = re.search(r'<p class="counts">(.*?)</p>', page, re.S)
+    assert counts is not None
+    assert "started" not in counts.group(1) and "declined: 1" in counts.group(1)
+    states = re.search(r'<select name="state">.*?</select>', page, re.S)
+    assert states is not None
+    assert re.findall(r'<option value="(\w+)"', states.group(0)) == ["declined"]
+    assert started not in page
