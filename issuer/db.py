@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,12 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from issuer.errors import IssuerError
 
 if TYPE_CHECKING:
     from issuer.keys import IssuerKeys
@@ -83,9 +87,38 @@ def database_url_from_env() -> str:
     return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
 
 
+class DatabaseUnavailable(IssuerError):
+    """The database URL is malformed, needs a driver that is not installed, names a SQLite
+    file that cannot be (or, for read-only use, is not yet) there, or no server answers."""
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def describe_database_url(url: str) -> str:
+    """The URL for messages, never with its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        _user, at, rest = url.rpartition("@")
+        return repr(f"***@{rest}" if at else url)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases, in-memory and `file:` URIs."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -93,13 +126,76 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     Every SQLite transaction starts with BEGIN IMMEDIATE so writers queue on the busy timeout
     instead of failing with "database is locked" when a read lock is upgraded mid-transaction.
+    The SQLite file's directory is created if needed. A URL that cannot be parsed, names an
+    unknown database or a driver that is not installed, or a directory that cannot be made
+    raises `DatabaseUnavailable` with a one-line message (no connection is attempted here).
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
-    database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    shown = describe_database_url(url)
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        path = _sqlite_file(url)
+        if path is not None:
+            path.resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = _make_sqlite_engine(parsed, **kwargs)
+    except NoSuchModuleError:
+        raise DatabaseUnavailable(
+            f"cannot open database {shown}: unknown database type "
+            "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME)") from None
+    except ArgumentError:
+        raise DatabaseUnavailable(
+            f"cannot open database {shown}: not a database URL "
+            "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME)") from None
+    except ImportError as exc:
+        raise DatabaseUnavailable(
+            f"cannot open database {shown}: its driver is not installed ({_first_line(exc)}; "
+            "cardsim supports sqlite and postgresql+psycopg)") from None
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot open database {shown}: cannot create the directory "
+                                  f"{exc.filename}: {exc.strerror}") from None
+    except (ValueError, TypeError) as exc:
+        raise DatabaseUnavailable(f"cannot open database {shown}: {_first_line(exc)}") from None
+    return engine
+
+
+def open_database(url: str, *, create: bool) -> Engine:
+    """An engine on `url` that has connected once, or `DatabaseUnavailable` saying why.
+
+    With `create=False` (commands that only read or add to an existing database) a SQLite
+    file that does not exist is refused as "no database at PATH", and nothing is created.
+    """
+    shown = describe_database_url(url)
+    try:
+        path = _sqlite_file(url)
+    except (ArgumentError, ValueError):
+        path = None  # make_engine says what is wrong with the URL
+    if path is not None:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            if not create:
+                raise DatabaseUnavailable(f"no database at {path} (check DATABASE_URL, or "
+                                          "run `cardsim init-db` to create one)") from None
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot open database {shown}: {path}: {exc.strerror}"
+                                      ) from None
+        else:
+            if not stat.S_ISREG(mode):
+                what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise DatabaseUnavailable(f"cannot open database {shown}: {path} is {what}")
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        engine.dispose()
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        raise DatabaseUnavailable(f"cannot open database {shown}: {_first_line(reason)}") from None
+    return engine
+
+
+def _make_sqlite_engine(parsed: URL, **kwargs: Any) -> Engine:
     engine = create_engine(
         parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )
@@ -148,7 +244,7 @@ def holds_encrypted_data(url: str) -> bool:
     A missing schema or empty tables is False. Used before creating a key file, so a wrong
     `CARDSIM_KEY_FILE` cannot silently pair an existing database with brand-new keys.
     """
-    engine = make_engine(url)
+    engine = open_database(url, create=True)
     try:
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
@@ -168,7 +264,7 @@ def upgrade_database(url: str, *, keys: IssuerKeys | None = None) -> None:
     """
     from alembic import command
 
-    engine = make_engine(url)
+    engine = open_database(url, create=True)
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection, keys=keys), "head")

@@ -112,6 +112,7 @@ def test_cli_audit_verify(session_factory: sessionmaker[Session], migrated_url: 
 def test_cli_audit_verify_before_init_db_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "empty.db").write_bytes(b"")  # a database file, but no schema
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     assert cardsim(["audit", "verify", "--database-url", url]) == 1
     err = capsys.readouterr().err

@@ -44,7 +44,12 @@ def cardsim(*args: str, env: dict[str, str],
      (["serve", "--port", "5999"], {"CARDSIM_LIVENESS_CHALLENGES": "blink,fly"}),
      (["serve", "--port", "5999"], {"REDIS_URL": "memcached://127.0.0.1:11211"}),
      # A valid URL where nothing listens: refused at start, not on the first request.
-     (["serve", "--port", "5999"], {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})],
+     (["serve", "--port", "5999"], {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}),
+     (["serve", "--port", "5999"], {"REDIS_URL": "redis://127.0.0.1:6379/0?socket_timeout=abc"}),
+     (["serve", "--port", "5999"], {"DATABASE_URL": "garbage"}),
+     (["serve", "--port", "5999"], {"DATABASE_URL": "mysql://user@127.0.0.1/x"}),
+     (["serve", "--port", "5999"],
+      {"DATABASE_URL": f"postgresql+psycopg://user@127.0.0.1:{free_port()}/x"})],
 )
 def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, args: list[str],
                                                extra_env: dict[str, str]) -> None:
@@ -125,3 +130,49 @@ def test_demo_prints_the_issued_masked_card(tmp_path: Path) -> None:
                     r"status active  credit limit CNY [\d,]+$", last), last
     assert "[demo] liveness passed" in done.stdout
     assert not re.search(r"(?<!\d)62\d{14}(?!\d)", done.stdout)  # never a full PAN
+
+
+@pytest.mark.parametrize("url", [
+    "garbage", "foo://bar", "mysql://user:secret@127.0.0.1/x",
+    f"postgresql+psycopg://user:secret@127.0.0.1:{free_port()}/x", "sqlite:///x.db?timeout=abc",
+])
+@pytest.mark.parametrize("command", [
+    ["init-db"], ["create-staff", "alice", "--role", "reviewer", "--password", "x" * 16],
+    ["audit", "verify"], ["audit", "anchor"],
+])
+def test_bad_database_url_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str], url: str,
+                                      command: list[str]) -> None:
+    from web.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.db").write_bytes(b"")  # exists: the URL's query is what is wrong
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(tmp_path / "keys.json"))
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cardsim: cannot open database "), err
+    assert "secret" not in err
+
+
+@pytest.mark.parametrize("command", [
+    ["create-staff", "alice", "--role", "reviewer", "--password", "x" * 16],
+    ["audit", "verify"], ["audit", "anchor"],
+])
+def test_read_only_commands_never_create_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    from web.cli import main
+
+    typo = tmp_path / "typo" / "cardsim.db"
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(tmp_path / "keys.json"))
+    assert main([*command, "--database-url", f"sqlite:///{typo}"]) == 1
+    assert capsys.readouterr().err == f"cardsim: no database at {typo} (check DATABASE_URL, " \
+                                      "or run `cardsim init-db` to create one)\n"
+    assert not typo.parent.exists()
+    file = tmp_path / "file"
+    file.write_text("")
+    assert main([*command, "--database-url", f"sqlite:///{file}/sub/cardsim.db"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Not a directory" in err

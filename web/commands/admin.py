@@ -17,8 +17,8 @@ from issuer.clock import utc_now
 from issuer.db import (
     database_url_from_env,
     holds_encrypted_data,
-    make_engine,
     make_session_factory,
+    open_database,
     upgrade_database,
 )
 from issuer.errors import IssuerError, ValidationFailed
@@ -90,7 +90,10 @@ def create_staff_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if password is None:
         return _fail(f"no password: pass --password, set {PASSWORD_ENV}, or run in a terminal")
-    engine = make_engine(_database_url(args))
+    try:
+        engine = open_database(_database_url(args), create=False)
+    except IssuerError as exc:
+        return _fail(exc.message, 1)
     try:
         with make_session_factory(engine).begin() as session:
             view = create_staff(session, username=args.username, password=password,
@@ -126,7 +129,10 @@ def audit_verify(args: argparse.Namespace) -> int:
         keys = IssuerKeys.load(key_file_from_env()) if anchors else None
     except (OSError, ValueError, IssuerError) as exc:
         return _fail(exc.message if isinstance(exc, IssuerError) else str(exc))
-    engine = make_engine(_database_url(args))
+    try:
+        engine = open_database(_database_url(args), create=False)
+    except IssuerError as exc:
+        return _fail(exc.message, 1)
     try:
         with make_session_factory(engine)() as session:
             if keys is not None:
@@ -148,7 +154,10 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 def audit_anchor(args: argparse.Namespace) -> int:
     """Print (and with --out append to a file) the signed head of the audit chain."""
-    engine = make_engine(_database_url(args))
+    try:
+        engine = open_database(_database_url(args), create=False)
+    except IssuerError as exc:
+        return _fail(exc.message, 1)
     try:
         keys = IssuerKeys.load(key_file_from_env())
         with make_session_factory(engine)() as session:

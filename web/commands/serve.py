@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from issuer.clock import utc_now
 from issuer.db import holds_encrypted_data, make_engine, make_session_factory, upgrade_database
 from issuer.errors import Conflict, IssuerError
@@ -54,7 +56,12 @@ def check_redis(url: str) -> None:
 
     from web.redis_stores import connect, describe_redis_url
 
-    client = connect(url)
+    try:
+        client = connect(url)
+    except (ValueError, TypeError) as exc:  # e.g. ?socket_timeout=abc in the URL
+        raise ConfigError(f"REDIS_URL: {describe_redis_url(url)} cannot be used: "
+                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                          ) from None
     try:
         client.ping()
     except RedisError as exc:
@@ -113,6 +120,11 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(config) if args.workers == 1 else None
     except (ConfigError, IssuerError, LivenessError, TeeError, OSError) as exc:
         print(f"cardsim serve: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        lines = str(reason).strip().splitlines() or [type(reason).__name__]
+        print(f"cardsim serve: database error: {lines[0]}", file=sys.stderr)
         return 1
     url = f"http://{args.host}:{args.port}"
     print(f"cardsim: applicant pages {url}/  ·  staff console {url}/staff/  ·  "
