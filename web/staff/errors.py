@@ -15,10 +15,22 @@ from issuer.errors import (
     ValidationFailed,
 )
 from issuer.models import Application
+from issuer.permissions import Permission, PermissionDenied
 from web.database import db_session
 from web.errors import error_response, issuer_error_status, wants_json
 from web.staff import staff_bp
 from web.staff.auth import NotLoggedIn
+
+# What each permission lets a staff member do, for the "Not allowed" page.
+PERMISSION_WORDS: dict[Permission, str] = {
+    Permission.REVIEW_READ: "see the review queue and cases",
+    Permission.REVIEW_DECIDE: "take and decide cases",
+    Permission.REVIEW_OVERRIDE: "confirm or reject overrides of automatic declines",
+    Permission.CARD_FREEZE: "freeze, unfreeze or close cards",
+    Permission.CARD_REVEAL_PAN: "reveal full card numbers",
+    Permission.AUDIT_READ: "read the audit log",
+    Permission.STAFF_MANAGE: "manage staff accounts",
+}
 
 
 def acting_on_case(application_id: str) -> None:
@@ -58,7 +70,11 @@ def _not_logged_in(exc: NotLoggedIn) -> Response:
 def _issuer_error(exc: IssuerError) -> Response:
     status, code = issuer_error_status(exc)
     fields = exc.field_errors if isinstance(exc, ValidationFailed) else None
-    return staff_error(status, code, exc.message, fields)
+    message = exc.message
+    if isinstance(exc, PermissionDenied) and not wants_json():
+        message = (f"Your role ({exc.role}) does not allow you to "
+                   f"{PERMISSION_WORDS[exc.permission]}.")
+    return staff_error(status, code, message, fields)
 
 
 @staff_bp.errorhandler(CSRFError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from issuer.review import REVIEW_REASONS, ReviewVerb
 from web.staff import staff_bp
 
 
@@ -15,3 +16,15 @@ def details_text(value: object) -> str:
     template shows it; `|tojson` would show them as \\u003c escapes instead.
     """
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@staff_bp.app_template_filter("cny")
+def cny(amount: int | None) -> str:
+    """An amount in yuan with thousands grouped, as the agreement writes it: CNY 90,000."""
+    return "—" if amount is None else f"CNY {amount:,}"
+
+
+@staff_bp.app_template_filter("override_reason")
+def override_reason(code: str) -> str:
+    """The label the override form showed for a reason code (the code if it is unknown)."""
+    return REVIEW_REASONS[ReviewVerb.OVERRIDE].get(code, code)

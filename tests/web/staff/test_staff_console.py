@@ -258,3 +258,31 @@ def test_started_applications_are_left_out_of_the_queue_everywhere(console: Cons
     assert states is not None
     assert re.findall(r'<option value="(\w+)"', states.group(0)) == ["declined"]
     assert started not in page
+
+
+def test_case_page_shows_labels_grouped_amounts_and_the_trust_anchor(console: Console) -> None:
+    declined = console.declined_case()
+    console.login("supervisor")
+    assert console.post("supervisor", f"/staff/cases/{declined}/take").status_code == 303
+    assert console.post("supervisor", f"/staff/cases/{declined}/override", {
+        "reason": "false_positive", "comment": "Misread."}).status_code == 303
+    page = console.get("supervisor", f"/staff/cases/{declined}").get_data(as_text=True)
+    pending = re.search(r'data-testid="pending-override">.*?</p>', page, re.S)
+    assert pending is not None
+    assert "Automatic decline was a false positive" in pending.group(0)
+    assert "false_positive" not in pending.group(0)
+    proposals = re.search(r"<h3>Override proposals</h3>.*?</table>", page, re.S)
+    assert proposals is not None
+    assert "Automatic decline was a false positive" in proposals.group(0)
+    assert "false_positive" not in proposals.group(0)
+    assert "CNY 120,000" in page  # the applicant's income
+    with console.factory() as s:
+        application = s.get(Application, declined)
+        assert application is not None and application.offered_credit_limit
+        limit = application.offered_credit_limit
+    assert f"limit CNY {limit:,}<" in page and limit >= 1000
+    assert "Signature: <strong>valid</strong> — verified against" in page
+    device = re.search(r'data-testid="device".*?</section>', page, re.S)
+    assert device is not None
+    # One trust anchor per attested key (signing, agreement, SE), each its chain's last row.
+    assert device.group(0).count('data-testid="trust-anchor">trust anchor (bank)<') == 3

@@ -11,6 +11,7 @@ from issuer.models import LivenessKeyframe, StaffUser
 from issuer.permissions import Permission, has_permission
 from issuer.review_models import PendingOverride
 from tests.web.staff.conftest import PASSWORD, ROLES, Console, csrf_token
+from web.staff.errors import PERMISSION_WORDS
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +96,11 @@ def test_every_route_for_role(console: Console, role: str) -> None:
         if not allowed:
             page = call(console, role, route)
             assert page.status_code == 403, (route, page.status_code)
-            assert "Not allowed" in page.get_data(as_text=True)
+            text = page.get_data(as_text=True)
+            assert "Not allowed" in text
+            assert route.permission is not None
+            assert PERMISSION_WORDS[route.permission] in text  # in words, not as a code
+            assert route.permission.value not in text
             api = call(console, role, route, json=True)
             assert api.status_code == 403, (route, api.status_code)
             assert api.get_json()["error"]["code"] == "forbidden"
@@ -111,6 +116,10 @@ def test_every_route_for_role(console: Console, role: str) -> None:
         assert outcomes["POST staff.reveal"] == 200
     if role == "admin":
         assert outcomes["POST staff.staff_create"] == 303
+
+
+def test_every_permission_has_words() -> None:
+    assert set(PERMISSION_WORDS) == set(Permission)
 
 
 def test_matrix_covers_every_console_route(console: Console) -> None:
