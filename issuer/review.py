@@ -7,6 +7,7 @@ hash-chained audit log with the actor, and never commits.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -177,6 +178,8 @@ def _clean_comment(comment: str, *, required: bool = True) -> str:
         raise ValidationFailed({"comment": "A comment is required."})
     if len(text) > MAX_COMMENT_LENGTH:
         raise ValidationFailed({"comment": f"At most {MAX_COMMENT_LENGTH} characters."})
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
+        raise ValidationFailed({"comment": "The comment contains a control character."})
     return text
 
 

@@ -94,6 +94,10 @@ def test_reviewer_takes_and_approves_others_read_only(
     with session_factory() as s, pytest.raises(ValidationFailed):
         decide_case(s, application_id=case, actor=alice, verb="approve",
                     reason="evidence_sufficient", comment="   ", now=LATER)
+    for control in ("a\x00b", "bell\x07", "esc\x1b[31m"):
+        with session_factory() as s, pytest.raises(ValidationFailed, match="control character"):
+            decide_case(s, application_id=case, actor=alice, verb="approve",
+                        reason="evidence_sufficient", comment=control, now=LATER)
     with session_factory.begin() as s:
         decide_case(s, application_id=case, actor=alice, verb="approve",
                     reason="flag_explained", comment="Transcript shows it was voluntary.",

@@ -25,15 +25,23 @@ def query_text(name: str, *, limit: int = 100) -> str | None:
     return value or None
 
 
+# Filters search this range; the ends leave room for the day arithmetic of a date filter.
+QUERY_DATES = (date(2000, 1, 1), date(2999, 12, 31))
+
+
 def query_date(name: str) -> date | None:
     """An ISO date from the query string; a malformed one is a `ValidationFailed`."""
     value = query_text(name, limit=10)
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed({name: "Use a date like 2026-01-31."}) from None
+    if not QUERY_DATES[0] <= day <= QUERY_DATES[1]:
+        raise ValidationFailed({name: f"Use a date between {QUERY_DATES[0].isoformat()} and "
+                                      f"{QUERY_DATES[1].isoformat()}."})
+    return day
 
 
 def query_page() -> int:

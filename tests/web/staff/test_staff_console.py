@@ -55,6 +55,9 @@ def test_queue_orders_filters_and_searches(console: Console) -> None:
     assert len(ids(f"device={options[0]}")) == 3
     bad = console.get("reviewer", "/staff/?from=yesterday")
     assert bad.status_code == 422 and "Use a date like" in bad.get_data(as_text=True)
+    for query in ("to=9999-12-31", "from=0001-01-01"):  # day arithmetic must not overflow
+        far = console.get("reviewer", f"/staff/?{query}")
+        assert far.status_code == 422 and "Use a date between" in far.get_data(as_text=True)
 
 
 def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
