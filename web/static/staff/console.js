@@ -1,10 +1,22 @@
 // Staff console behaviour, loaded as a file (the CSP forbids inline script).
-// Forms marked data-confirm ask before submitting.
+// Forms marked data-confirm ask before submitting. A POST form is sent once: a double click
+// would otherwise send a second take/decide/freeze that the server refuses as out of step.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement)) return;
   const question = form.dataset.confirm;
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  if (form.method.toLowerCase() !== "post") return;
+  if (form.dataset.sent === "yes") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sent = "yes";
+  // Sent again after a Back navigation restores the page from the cache.
+  window.addEventListener("pageshow", () => { delete form.dataset.sent; }, { once: true });
 });
 
 // A full card number typed into the queue search is masked before it leaves the browser, so
