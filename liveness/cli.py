@@ -123,14 +123,14 @@ def _generate(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     try:
-        read_manifest(args.corpus)  # fail fast, before loading the face mesh
+        specs = read_manifest(args.corpus)  # fail fast, before loading the face mesh
+        if not {"calibration", "report"} <= {spec.half for spec in specs}:
+            return _fail("the corpus needs clips in both the calibration and the report half")
         clips = analyse_corpus(args.corpus, FrameAnalyzer(), latencies=latencies)
     except LivenessError as exc:
         return _fail(exc.message)
     calibration = [c for c in clips if c.spec.half == "calibration"]
     report = [c for c in clips if c.spec.half == "report"]
-    if not calibration or not report:
-        return _fail("the corpus needs clips in both the calibration and the report half")
     chosen, check_calibration = calibrate(calibration)
     check_report = micro_motion_figures(report, chosen.min_micro_motion)
     started = time.perf_counter()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import random
+import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import cv2
@@ -21,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from liveness.challenges import Challenge, parse_challenges
-from liveness.errors import CorpusError
+from liveness.errors import CorpusError, InvalidChallenge
 from liveness.image import rgb_from_bgr
 
 # Re-exported: the corpus generator's public face (callers build a ClipMaker from these).
@@ -439,20 +441,89 @@ def write_corpus(directory: Path, clips: Iterator[tuple[ClipSpec, list[bytes]]])
     return written
 
 
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular_file(path: Path, what: str) -> bytes:
+    """The bytes of `path`; `CorpusError` unless it is a readable regular file.
+
+    Opened non-blocking and checked with fstat, so a FIFO or a device is refused instead of
+    hanging on the read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CorpusError("bad_manifest", f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise CorpusError("bad_manifest", f"{what} {path} is {kind}")
+        data = b""
+        while len(data) <= MAX_MANIFEST_BYTES and (chunk := os.read(fd, 1 << 20)):
+            data += chunk
+    except OSError as exc:
+        raise CorpusError("bad_manifest", f"cannot read {what} {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise CorpusError("bad_manifest", f"{what} {path} is larger than 16 MB")
+    return data
+
+
+def _clip_spec(item: object, number: int) -> ClipSpec:
+    """One manifest entry as a `ClipSpec`; ValueError says which field is wrong."""
+    if not isinstance(item, dict):
+        raise ValueError(f"clip {number} is not an object")
+    if "fps" not in item:
+        raise ValueError(f"clip {number}: fps is missing")
+    fps = item["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) \
+            or not 0 < fps <= 240:
+        raise ValueError(f"clip {number}: fps must be a number above 0 and at most 240, "
+                         f"not {fps!r}")
+    for name in ("clip_id", "kind", "identity", "half", "file"):
+        if not isinstance(item.get(name), str) or not item[name]:
+            raise ValueError(f"clip {number}: {name} must be a non-empty string")
+    frames = item.get("frames", 0)
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
+        raise ValueError(f"clip {number}: frames must be a whole number >= 0")
+    lists = {}
+    for name in ("performed", "session_challenges"):
+        value = item.get(name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"clip {number}: {name} must be a list of challenge names")
+        lists[name] = value
+    unknown = sorted(set(item) - {f.name for f in fields(ClipSpec)})
+    if unknown:
+        raise ValueError(f"clip {number}: unknown field(s) {', '.join(unknown)}")
+    try:
+        session_challenges = tuple(parse_challenges(lists["session_challenges"]))
+    except InvalidChallenge as exc:
+        raise ValueError(f"clip {number}: session_challenges: {exc.message}") from None
+    return ClipSpec(clip_id=item["clip_id"], kind=item["kind"], identity=item["identity"],
+                    half=item["half"], performed=tuple(lists["performed"]),
+                    session_challenges=session_challenges, fps=fps, frames=frames,
+                    file=item["file"])
+
+
 def read_manifest(directory: Path) -> list[ClipSpec]:
     """The clip specs of a corpus directory; raises CorpusError when missing or malformed."""
+    if directory.exists() and not directory.is_dir():
+        raise CorpusError("no_corpus", f"{directory} is not a directory (the corpus is a "
+                                       "directory made by generate-corpus)")
     path = directory / MANIFEST
     try:
-        raw = json.loads(path.read_text())
-        specs = []
-        for item in raw["clips"]:
-            item["performed"] = tuple(item["performed"])
-            item["session_challenges"] = tuple(parse_challenges(item["session_challenges"]))
-            specs.append(ClipSpec(**item))
-        return specs
+        raw = json.loads(_read_regular_file(path, "corpus manifest"))
+        clips = raw.get("clips") if isinstance(raw, dict) else None
+        if not isinstance(clips, list):
+            raise ValueError("it has no list of clips")
+        return [_clip_spec(item, number) for number, item in enumerate(clips, 1)]
     except FileNotFoundError:
         raise CorpusError("no_corpus", f"no corpus at {directory} (run generate-corpus)") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:  # also JSON and UTF-8 decoding errors
         raise CorpusError("bad_manifest", f"malformed {path}: {exc}") from None
 
 

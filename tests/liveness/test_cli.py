@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from liveness.cli import main
-from liveness.corpus import ClipMaker, encode_jpeg, performance, write_clip
+from liveness.corpus import (
+    ClipMaker,
+    ClipSpec,
+    encode_jpeg,
+    performance,
+    read_manifest,
+    write_clip,
+    write_corpus,
+)
 from liveness.puppet import FacePuppet
 
 pytestmark = pytest.mark.unit
@@ -120,3 +132,65 @@ def test_generate_corpus_then_eval(tmp_path: Path) -> None:
     assert "REPORT half (grace_hopper)" in ev.stdout
     assert "calibration half (astronaut)" in ev.stdout
     assert "APCER worst" in ev.stdout and "BPCER" in ev.stdout and "ACER" in ev.stdout
+
+
+def _clip(half: str, **change: object) -> dict[str, object]:
+    return {"clip_id": f"c_{half}", "kind": "bona_fide", "identity": half, "half": half,
+            "performed": ["blink"], "session_challenges": ["blink"], "fps": 10, "frames": 10,
+            "file": f"c_{half}.avi", **change}
+
+
+def _a_file(directory: Path) -> Path:
+    (directory / "file").write_text("x")
+    return directory / "file"
+
+
+def _manifest_dir(directory: Path) -> Path:
+    (directory / "manifest.json").mkdir()
+    return directory
+
+
+def _manifest_fifo(directory: Path) -> Path:
+    os.mkfifo(directory / "manifest.json")
+    return directory
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (_a_file, "is not a directory"),
+    (_manifest_dir, "manifest.json is a directory"),
+    (_manifest_fifo, "manifest.json is not a regular file"),  # used to hang
+    (lambda d: _manifest(d, [_clip("calibration", fps="abc"), _clip("report")]),
+     "clip 1: fps must be a number above 0"),
+    (lambda d: _manifest(d, [_clip("calibration"), _clip("report", fps=-10)]),
+     "clip 2: fps must be a number above 0"),
+    (lambda d: _manifest(d, [_clip("calibration", extra=1)]), "unknown field(s) extra"),
+    (lambda d: _manifest(d, {"clips": 3}), "it has no list of clips"),
+    (lambda d: _manifest(d, [_clip("calibration"), _clip("calibration")]),
+     "needs clips in both the calibration and the report half"),
+])
+def test_eval_refuses_a_bad_corpus_before_loading_the_face_mesh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], Path], expected: str,
+) -> None:
+    def no_face_mesh() -> None:
+        raise AssertionError("the face mesh was loaded for a corpus that cannot be evaluated")
+
+    monkeypatch.setattr("liveness.cli.FrameAnalyzer", no_face_mesh)
+    corpus = make(tmp_path)
+    assert main(["eval", "--corpus", str(corpus)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+
+
+def _manifest(directory: Path, clips: object) -> Path:
+    body = clips if isinstance(clips, dict) else {"fps": 10, "clips": clips}
+    (directory / "manifest.json").write_text(json.dumps(body))
+    return directory
+
+
+def test_read_manifest_reads_what_write_corpus_wrote(tmp_path: Path) -> None:
+    specs = [ClipSpec("a", "bona_fide", "x", "calibration", ("blink",), ("blink", "nod"), 10)]
+    write_corpus(tmp_path, iter([(specs[0], [encode_jpeg(np.zeros((16, 16, 3), np.uint8))])]))
+    (read,) = read_manifest(tmp_path)
+    assert (read.clip_id, read.fps, read.frames, read.file) == ("a", 10, 1, "a.avi")
+    assert read.session_challenges == ("blink", "nod")
