@@ -43,6 +43,34 @@ REVIEW_FLAGS = frozenset({
 })
 HARDWARE_SECURITY_LEVELS = frozenset({"TrustedEnvironment", "StrongBox"})
 
+# What staff read for each reason code a decision can carry (the code stays in the data).
+REASON_LABELS: dict[str, str] = {
+    "identity_checks_failed": "Identity checks failed",
+    "applicant_under_18": "Applicant under 18",
+    "income_below_minimum": f"Income below CNY {MIN_ANNUAL_INCOME:,}",
+    "liveness_failed": "Liveness check failed",
+    "liveness_score_low": f"Liveness score below {LIVENESS_REVIEW_BELOW:.2f}",
+    "liveness_attempts_exhausted": "Liveness attempts used up",
+    "agreement_signature_invalid": "Agreement signature invalid",
+    "attestation_rejected": "Phone attestation rejected",
+    "attestation_revoked": "Phone revoked by its manufacturer",
+    "boot_state_not_verified": "Phone boot state not verified",
+    "attestation_software_only": "Phone keys in software, not hardware",
+    "patch_level_unknown": "Phone security patch level unknown",
+    "patch_level_outdated": f"Phone security patch older than {PATCH_REVIEW_AFTER_MONTHS} months",
+    "device_binding_refused": "Phone binding refused too often",
+    "interview_paid_to_apply": "Interview: paid or asked to apply",
+    "interview_identity_mismatch": "Interview: identity answers do not match",
+    "interview_not_voluntary": "Interview: not applying of their own will",
+    "interview_rate_misunderstood": "Interview: interest rate misunderstood",
+    "interview_fee_misunderstood": "Interview: annual fee misunderstood",
+    "interview_employer_mismatch": "Interview: employer differs from the form",
+    "interview_answer_too_fast": "Interview: answered faster than reading",
+    "interview_timing_inconsistent": "Interview: answer timing inconsistent",
+    "interview_flag_unknown": "Interview: unknown flag",
+    "staff_review": "Decided by staff review",
+}
+
 
 @dataclass(frozen=True)
 class AttestationVerdict:

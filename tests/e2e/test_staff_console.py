@@ -142,7 +142,7 @@ def test_staff_work_cases_through_the_console(
     assert page.locator("svg.trace-plot g.challenge-window").count() == 12
     assert page.evaluate(
         "Array.from(document.querySelectorAll('.keyframes img')).every(i => i.naturalWidth > 0)")
-    assert "interview_not_voluntary" in page.inner_text("[data-testid=decisions]")
+    assert "Interview: not applying of their own will" in page.inner_text("[data-testid=decisions]")
     assert "*" in page.inner_text("[data-testid=identity]")
     screenshots.take(page, "case")
     takes: list[str] = []

@@ -8,6 +8,9 @@ from datetime import date
 import pytest
 
 from issuer.decision import (
+    DECLINE_FLAGS,
+    REASON_LABELS,
+    REVIEW_FLAGS,
     AttestationVerdict,
     DecisionInputs,
     Outcome,
@@ -101,3 +104,24 @@ def test_decline_wins_over_review_and_lists_every_reason() -> None:
 ])
 def test_scorecard(income: int, age: int, limit: int) -> None:
     assert credit_limit_for(annual_income=income, age=age) == limit
+
+
+def test_every_reason_the_rules_can_give_has_a_staff_label() -> None:
+    flags = DECLINE_FLAGS | REVIEW_FLAGS | {"something_new"}
+    worst = replace(GOOD, liveness_passed=False, signature_valid=False,
+                    identity_checks_passed=False, annual_income=1, age=17,
+                    interview_flags=flags)
+    cases = [
+        worst,
+        replace(worst, attestation=replace(GOOD.attestation, revoked=True, accepted=False,
+                                           verified_boot_state="SelfSigned")),
+        replace(GOOD, liveness_score=0.5, interview_flags=flags - DECLINE_FLAGS,
+                attestation=replace(GOOD.attestation, security_level="Software",
+                                    os_patch_level=None)),
+        with_attestation(os_patch_level=202001),
+    ]
+    reasons = {r for inputs in cases for r in decide_application(inputs).reasons}
+    # Reasons recorded outside the rules: attempts used up, binding refused, staff decision.
+    reasons |= {"liveness_attempts_exhausted", "device_binding_refused", "staff_review"}
+    assert reasons <= set(REASON_LABELS), reasons - set(REASON_LABELS)
+    assert set(REASON_LABELS) <= reasons, set(REASON_LABELS) - reasons  # no stale labels

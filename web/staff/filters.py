@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from issuer.decision import REASON_LABELS
 from issuer.review import REVIEW_REASONS, ReviewVerb
 from web.staff import staff_bp
 
@@ -28,3 +29,10 @@ def cny(amount: int | None) -> str:
 def override_reason(code: str) -> str:
     """The label the override form showed for a reason code (the code if it is unknown)."""
     return REVIEW_REASONS[ReviewVerb.OVERRIDE].get(code, code)
+
+
+@staff_bp.app_template_filter("decision_reason")
+def decision_reason(code: str) -> str:
+    """Staff's words for a decision reason code (the code itself if it has none, e.g. a
+    phone verifier's reason such as `custom_os`)."""
+    return REASON_LABELS.get(code, code)

@@ -28,8 +28,14 @@ def test_queue_orders_filters_and_searches(console: Console) -> None:
     with console.factory() as s:
         card = s.scalars(select(Card)).one()
     console.login("reviewer")
-    everything = queue_ids(console.get("reviewer", "/staff/").get_data(as_text=True))
+    queue = console.get("reviewer", "/staff/").get_data(as_text=True)
+    everything = queue_ids(queue)
     assert everything[0] == review and len(everything) == 3
+    # Reasons in staff's words, the code kept as a tooltip and as the filter's value.
+    assert ('<span title="interview_paid_to_apply">Interview: paid or asked to apply</span>'
+            in queue)
+    assert ('<option value="interview_not_voluntary" >Interview: not applying of their own '
+            'will</option>' in queue)
 
     def ids(query: str) -> list[str]:
         page = console.get("reviewer", "/staff/?" + query)
