@@ -176,3 +176,37 @@ def test_read_only_commands_never_create_a_database(
     assert main([*command, "--database-url", f"sqlite:///{file}/sub/cardsim.db"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Not a directory" in err
+
+
+def test_demo_staff_never_prints_a_password_that_does_not_work(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from issuer.audit import verify_audit_chain
+    from issuer.clock import utc_now
+    from issuer.db import make_engine, make_session_factory, upgrade_database
+    from issuer.keys import IssuerKeys
+    from issuer.models import StaffUser
+    from issuer.staff_accounts import create_staff
+    from web.commands.serve import demo_password, ensure_demo_staff
+
+    url = f"sqlite:///{tmp_path / 'cardsim.db'}"
+    upgrade_database(url)
+    key_file = tmp_path / "keys.json"
+    IssuerKeys.load_or_create(key_file)
+    engine = make_engine(url)
+    with make_session_factory(engine).begin() as session:  # made by hand with create-staff
+        create_staff(session, username="demo", password="another-password-1", role="auditor",
+                     now=utc_now())
+    engine.dispose()
+    config: dict[str, object] = {"DATABASE_URL": url, "CARDSIM_KEY_FILE": key_file}
+    for _ in range(2):  # the second run finds both accounts already there
+        demo, reviewer = ensure_demo_staff(config)
+        assert demo.line() == ("cardsim: demo staff account demo already exists and has "
+                               "another password; its password was not changed")
+        assert reviewer.line() == ("cardsim: demo staff account reviewer (reviewer) password "
+                                   f"{demo_password(key_file, 'reviewer')}")
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:  # the checks logged nothing in
+        assert verify_audit_chain(session).checked == 2  # the two staff.created entries
+        assert session.scalars(select(StaffUser.failed_logins)).all() == [0, 0]
+    engine.dispose()

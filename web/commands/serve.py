@@ -9,20 +9,21 @@ worker can serve any request).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.clock import utc_now
 from issuer.db import holds_encrypted_data, make_engine, make_session_factory, upgrade_database
-from issuer.errors import Conflict, IssuerError
+from issuer.errors import AccessDenied, AccountLocked, Conflict, IssuerError
 from issuer.keys import IssuerKeys
-from issuer.staff_accounts import create_staff
+from issuer.staff_accounts import authenticate_staff, create_staff
 from liveness import LivenessError, parse_challenges
 from tee_sim import TeeError
 from web.config import ConfigError, config_from_env
@@ -84,8 +85,50 @@ def prepare_instance(config: dict[str, object]) -> None:
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
 
 
-def ensure_demo_staff(config: dict[str, object]) -> list[tuple[str, str, str]]:
-    """Create the demo staff accounts once; returns (username, role, password) for each."""
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo staff account: its derived password works unless `problem` says why not."""
+
+    username: str
+    role: str
+    password: str
+    problem: str | None = None
+
+    def line(self) -> str:
+        """What `serve --demo-staff` prints about the account."""
+        if self.problem is None:
+            return (f"cardsim: demo staff account {self.username} ({self.role}) "
+                    f"password {self.password}")
+        return (f"cardsim: demo staff account {self.username} already exists and "
+                f"{self.problem}; its password was not changed")
+
+
+def _existing_account_problem(sessions: sessionmaker[Session], username: str, password: str,
+                              role: str) -> str | None:
+    """Why an existing account cannot be used with the demo password and role (None: it can).
+
+    The login is only tried: the transaction is rolled back, so it records no login, no
+    failure count and no audit entry.
+    """
+    with sessions() as session:
+        try:
+            view = authenticate_staff(session, username=username, password=password,
+                                      now=utc_now())
+        except AccountLocked:
+            return "is locked or deactivated"
+        except AccessDenied:
+            return "has another password"
+        finally:
+            session.rollback()
+    if view.role.value != role:
+        return f"has the role {view.role.value}, not {role}"
+    return None
+
+
+def ensure_demo_staff(config: dict[str, object]) -> list[DemoAccount]:
+    """Create the demo staff accounts once; an account of the same name made otherwise (with
+    `create-staff`, another password or role) is left as it is and reported, not printed with
+    a password that would not work."""
     key_file = Path(str(config["CARDSIM_KEY_FILE"]))
     engine = make_engine(str(config["DATABASE_URL"]))
     accounts = []
@@ -93,11 +136,14 @@ def ensure_demo_staff(config: dict[str, object]) -> list[tuple[str, str, str]]:
         sessions = make_session_factory(engine)
         for username, role in DEMO_STAFF:
             password = demo_password(key_file, username)
-            # Conflict: created on an earlier run, with the same derived password.
-            with sessions() as session, session.begin(), contextlib.suppress(Conflict):
-                create_staff(session, username=username, password=password, role=role,
-                             now=utc_now(), actor="cardsim serve --demo-staff")
-            accounts.append((username, role, password))
+            try:
+                with sessions() as session, session.begin():
+                    create_staff(session, username=username, password=password, role=role,
+                                 now=utc_now(), actor="cardsim serve --demo-staff")
+                problem = None
+            except Conflict:  # made on an earlier run (same derived password), or otherwise
+                problem = _existing_account_problem(sessions, username, password, role)
+            accounts.append(DemoAccount(username, role, password, problem))
     finally:
         engine.dispose()
     return accounts
@@ -129,8 +175,8 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     print(f"cardsim: applicant pages {url}/  ·  staff console {url}/staff/  ·  "
           f"API {url}/api/v1/openapi.json", flush=True)
-    for username, role, password in accounts:
-        print(f"cardsim: demo staff account {username} ({role}) password {password}", flush=True)
+    for account in accounts:
+        print(account.line(), flush=True)
     if app is not None:
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
         return 0
