@@ -17,6 +17,7 @@ from issuer.errors import KeyFileError
 
 DEFAULT_KEY_FILE = "instance/issuer-keys.json"
 KEY_FILE_VERSION = 1
+MAX_KEY_FILE_BYTES = 64 * 1024  # a real key file is about 300 bytes
 
 
 def key_file_from_env() -> Path:
@@ -110,16 +111,28 @@ class IssuerKeys:
             return cls._load(path)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         keys = cls.generate(rng=rng)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KeyFileError(f"cannot create the directory of issuer key file {path}: "
+                               f"{exc.strerror}") from None
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return cls._load(path)  # another process created it first
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(keys.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
+        except OSError as exc:
+            raise KeyFileError(f"cannot create issuer key file {path}: {exc.strerror}"
+                               ) from None
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(keys.to_json())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)  # never leave a half-written key file behind
+            raise KeyFileError(f"cannot write issuer key file {path}: {exc.strerror}"
+                               ) from None
         return keys
 
     @classmethod
@@ -145,16 +158,38 @@ class IssuerKeys:
 
     @classmethod
     def _load(cls, path: Path) -> IssuerKeys:
-        fd = os.open(path, os.O_RDONLY)
-        with os.fdopen(fd, encoding="ascii") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
+        """Read the key file; `FileNotFoundError` when absent, `KeyFileError` otherwise.
+
+        Opened non-blocking and checked with fstat: a directory, FIFO or device is refused
+        instead of hanging or failing with a bare file descriptor number.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise KeyFileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise KeyFileError(f"issuer key file {path} is {kind}")
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeyFileError(
                     f"issuer key file {path} is accessible by group/others "
                     f"(mode {stat.S_IMODE(mode):o}); run chmod 600"
                 )
-            try:
-                text = handle.read()
-            except UnicodeDecodeError:
-                raise KeyFileError("issuer key file is malformed: not ASCII") from None
+            data = b""
+            while len(data) <= MAX_KEY_FILE_BYTES and (chunk := os.read(fd, 4096)):
+                data += chunk
+        except OSError as exc:
+            raise KeyFileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise KeyFileError(f"issuer key file {path} is malformed: too large")
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise KeyFileError("issuer key file is malformed: not ASCII") from None
         return cls.from_json(text)

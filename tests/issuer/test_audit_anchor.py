@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -156,3 +157,34 @@ def test_cli_anchor_then_verify_finds_truncation(
     monkeypatch.setenv("CARDSIM_KEY_FILE", str(tmp_path / "missing.json"))
     assert cardsim(["audit", "anchor", "--database-url", migrated_url]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)  # FIFOs used to block the command for ever
+def test_cli_anchor_files_that_are_not_regular_files_are_refused(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    key_file = tmp_path / "keys.json"
+    IssuerKeys.load_or_create(key_file)
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(key_file))
+    fill(session_factory, 2)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    binary = tmp_path / "anchors.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for anchors, expected in ((fifo, f"cannot read {fifo}: it is not a regular file"),
+                              (tmp_path, f"cannot read {tmp_path}: it is a directory"),
+                              (binary, f"{binary} is not a text file of anchors")):
+        assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
+                        migrated_url]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    for out, expected in ((fifo, f"cannot write {fifo}: it is not a regular file"),
+                          (tmp_path, f"cannot write {tmp_path}: it is a directory")):
+        assert cardsim(["audit", "anchor", "--out", str(out), "--database-url",
+                        migrated_url]) == 1
+        assert capsys.readouterr().err == f"cardsim: {expected}\n"
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(fifo))
+    assert cardsim(["audit", "anchor", "--database-url", migrated_url]) == 1
+    assert capsys.readouterr().err == f"cardsim: issuer key file {fifo} is not a regular file\n"

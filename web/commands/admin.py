@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,67 @@ def create_staff_command(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_ANCHOR_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _describe_kind(mode: int) -> str:
+    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; ValueError (naming the file) for anything else.
+
+    Opened non-blocking and checked with fstat, so a FIFO or device never hangs the command.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"cannot read {path}: it is {_describe_kind(mode)}")
+        data = b""
+        while len(data) <= MAX_ANCHOR_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
+            data += chunk
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_ANCHOR_FILE_BYTES:
+        raise ValueError(f"{path} is larger than 16 MB; it is not an anchor file")
+    return data
+
+
+def _open_for_append(path: Path) -> int:
+    """A descriptor appending to `path` (created 0644 if absent); ValueError unless it is a
+    regular file (a FIFO without a reader would block, a device is no place for anchors)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        try:  # a directory, or a FIFO with no reader (ENXIO): say what it is
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        reason = exc.strerror if stat.S_ISREG(mode) else f"it is {_describe_kind(mode)}"
+        raise ValueError(f"cannot write {path}: {reason}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ValueError(f"cannot write {path}: it is {_describe_kind(mode)}")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def _read_anchors(path: Path) -> list[AuditAnchor]:
     """Every anchor in a file of `cardsim audit anchor` lines; ValueError names a bad line."""
+    try:
+        text = _read_regular_file(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a text file of anchors (byte {exc.start} is not "
+                         "UTF-8)") from None
     anchors = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 anchors.append(parse_anchor(line))
@@ -164,10 +222,14 @@ def audit_anchor(args: argparse.Namespace) -> int:
             anchor = anchor_head(session, signing_key=keys.signing_key, now=utc_now())
         line = anchor.to_json()
         if args.out:
-            with Path(args.out).open("a", encoding="utf-8") as out:
+            with os.fdopen(_open_for_append(Path(args.out)), "a", encoding="utf-8") as out:
                 out.write(line + "\n")
-    except (SQLAlchemyError, IssuerError, OSError) as exc:
-        return _fail(_describe(exc) if not isinstance(exc, OSError) else str(exc), 1)
+    except (SQLAlchemyError, IssuerError) as exc:
+        return _fail(_describe(exc), 1)
+    except ValueError as exc:
+        return _fail(str(exc), 1)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror}", 1)
     finally:
         engine.dispose()
     print(line)
