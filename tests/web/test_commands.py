@@ -210,3 +210,23 @@ def test_demo_staff_never_prints_a_password_that_does_not_work(tmp_path: Path) -
         assert verify_audit_chain(session).checked == 2  # the two staff.created entries
         assert session.scalars(select(StaffUser.failed_logins)).all() == [0, 0]
     engine.dispose()
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], "cardsim: error: choose a command: serve, init-db, create-staff, audit, demo, "
+         "liveness, probe (see cardsim -h)"),
+    (["--bogus"], "cardsim: error: unknown option --bogus (see cardsim -h)"),
+    (["serve", "--bogus=1"], "cardsim: error: unknown option --bogus (see cardsim -h)"),
+    (["audit"], "cardsim audit: error: choose a command: verify, anchor (see cardsim audit -h)"),
+    (["liveness", "generate-corpus", "--per-half", "x"],
+     "cardsim liveness generate-corpus: error: argument --per-half: 'x' is not a whole number "
+     "(see cardsim liveness generate-corpus -h)"),
+    (["serve", "--port", "abc"],
+     "cardsim serve: error: argument --port: invalid int value: 'abc' (see cardsim serve -h)"),
+])
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                   expected: str) -> None:
+    from web.cli import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err == expected + "\n"
