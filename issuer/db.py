@@ -178,8 +178,7 @@ def open_database(url: str, *, create: bool) -> Engine:
                 raise DatabaseUnavailable(f"no database at {path} (check DATABASE_URL, or "
                                           "run `cardsim init-db` to create one)") from None
         except OSError as exc:
-            raise DatabaseUnavailable(f"cannot open database {shown}: {path}: {exc.strerror}"
-                                      ) from None
+            raise DatabaseUnavailable(f"cannot open database {shown}: {exc.strerror}") from None
         else:
             if not stat.S_ISREG(mode):
                 what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"

@@ -104,6 +104,12 @@ def _generate(args: argparse.Namespace) -> int:
         if unknown:
             return _fail(f"unknown attack type(s) {', '.join(unknown)}; known: "
                          f"{', '.join(ATTACK_TYPES)}")
+        if args.out.exists() and not args.out.is_dir():
+            return _fail(f"--out {args.out} is not a directory")
+        if args.browser_clip is not None:
+            problem = _unwritable_file(args.browser_clip)
+            if problem:
+                return _fail(f"--browser-clip {args.browser_clip} {problem}")
         detector = FaceMeshDetector(max_faces=1)
         started = time.perf_counter()
         specs = write_corpus(args.out, generate_clips(
@@ -111,17 +117,36 @@ def _generate(args: argparse.Namespace) -> int:
             attacks_per_type=args.attacks_per_type, attack_types=kinds))
         print(f"wrote {len(specs)} clips ({sum(s.frames for s in specs)} frames) to {args.out} "
               f"in {time.perf_counter() - started:.0f} s")
-        if args.browser_clip is not None:
-            frames = make_browser_clip(challenges=[c.value for c in challenges],
-                                       detector=detector)
-            write_y4m(args.browser_clip, frames)
-            print(f"wrote browser clip {args.browser_clip} ({len(frames)} frames, "
-                  f"{','.join(c.value for c in challenges)})")
     except LivenessError as exc:
         return _fail(exc.message)
     except OSError as exc:
-        return _fail(f"cannot write corpus: {exc}")
+        return _fail(f"cannot write corpus {args.out}: {exc.strerror or exc}")
+    if args.browser_clip is not None:
+        try:
+            frames = make_browser_clip(challenges=[c.value for c in challenges],
+                                       detector=detector)
+            write_y4m(args.browser_clip, frames)
+        except LivenessError as exc:
+            return _fail(exc.message)
+        except OSError as exc:
+            return _fail(f"cannot write browser clip {args.browser_clip}: {exc.strerror or exc}")
+        print(f"wrote browser clip {args.browser_clip} ({len(frames)} frames, "
+              f"{','.join(c.value for c in challenges)})")
     return 0
+
+
+def _unwritable_file(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (None when it can, as far as one can tell)."""
+    if path.is_dir():
+        return "is a directory"
+    if path.exists() and not path.is_file():
+        return "is not a regular file"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"cannot be written: {parent} is not a directory"
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        return "cannot be written: permission denied"
+    return None
 
 
 def _eval(args: argparse.Namespace) -> int:

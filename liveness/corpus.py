@@ -406,8 +406,17 @@ def write_clip(path: Path, frames: Sequence[bytes], fps: float) -> None:
 
 def read_video(path: Path, *, max_side: int = 4096) -> tuple[list[Image], float]:
     """All frames of a video file and its frame rate; raises CorpusError when unreadable."""
-    if not path.is_file():
-        raise CorpusError("no_such_video", f"no such file: {path}")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise CorpusError("no_such_video", f"no such file: {path}") from None
+    except OSError as exc:
+        raise CorpusError("unreadable_video", f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise CorpusError("unreadable_video", f"{path} is a directory, not a video file")
+    if not stat.S_ISREG(mode):
+        raise CorpusError("unreadable_video", f"{path} is not a regular file (a FIFO or device "
+                                              "cannot be read as a video)")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise CorpusError("unreadable_video", f"cannot open video {path}")

@@ -188,3 +188,18 @@ def test_cli_anchor_files_that_are_not_regular_files_are_refused(
     monkeypatch.setenv("CARDSIM_KEY_FILE", str(fifo))
     assert cardsim(["audit", "anchor", "--database-url", migrated_url]) == 1
     assert capsys.readouterr().err == f"cardsim: issuer key file {fifo} is not a regular file\n"
+
+
+@pytest.mark.integration
+def test_cli_bad_anchor_line_names_each_field(
+    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CARDSIM_KEY_FILE", str(tmp_path / "keys.json"))
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text('\n{"version":1,"seq":"x","hash":5,"at":"nope","signature":"zz"}\n')
+    assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
+                    migrated_url]) == 2
+    assert capsys.readouterr().err == (
+        f"cardsim: {anchors}:2: at must be an ISO 8601 time with a UTC offset; hash must be 64 "
+        "hex digits; seq must be a positive whole number; signature must be 128 hex digits\n")

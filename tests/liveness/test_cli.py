@@ -194,3 +194,34 @@ def test_read_manifest_reads_what_write_corpus_wrote(tmp_path: Path) -> None:
     (read,) = read_manifest(tmp_path)
     assert (read.clip_id, read.fps, read.frames, read.file) == ("a", 10, 1, "a.avi")
     assert read.session_challenges == ("blink", "nod")
+
+
+def test_analyze_says_what_a_non_file_is(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "clip.avi"
+    os.mkfifo(fifo)
+    assert main(["analyze", str(tmp_path), "--challenges", "blink"]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path} is a directory, not a video file\n"
+    assert main(["analyze", str(fifo), "--challenges", "blink"]) == 2
+    assert capsys.readouterr().err == (f"error: {fifo} is not a regular file (a FIFO or device "
+                                       "cannot be read as a video)\n")
+
+
+def test_generate_corpus_checks_its_outputs_before_the_slow_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    def no_face_mesh(**_: object) -> None:
+        raise AssertionError("the corpus was generated although it could not be written")
+
+    monkeypatch.setattr("liveness.cli.FaceMeshDetector", no_face_mesh)
+    out = tmp_path / "corpus"
+    assert main(["generate-corpus", "--out", str(out), "--browser-clip", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: --browser-clip {tmp_path} is a directory\n"
+    clip = tmp_path / "missing" / "clip.y4m"
+    assert main(["generate-corpus", "--out", str(out), "--browser-clip", str(clip)]) == 2
+    assert capsys.readouterr().err == (f"error: --browser-clip {clip} cannot be written: "
+                                       f"{clip.parent} is not a directory\n")
+    (tmp_path / "file").write_text("")
+    assert main(["generate-corpus", "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path / 'file'} is not a directory\n"
+    assert not out.exists()

@@ -230,3 +230,19 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: lis
 
     assert main(argv) == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+def test_demo_refuses_a_bad_instance_in_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from web.cli import main
+
+    file = tmp_path / "file"
+    file.write_text("")
+    assert main(["demo", "--instance", str(file)]) == 1
+    assert capsys.readouterr().err == (f"cardsim demo: --instance {file} is a file; it must be "
+                                       "a directory (made if absent)\n")
+    (tmp_path / "cardsim.db").write_text("garbage " * 200)
+    assert main(["demo", "--instance", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"cardsim demo: cannot prepare the instance {tmp_path}: cannot open database "
+        f"sqlite:///{tmp_path / 'cardsim.db'}: file is not a database\n")

@@ -174,7 +174,9 @@ def _read_anchors(path: Path) -> list[AuditAnchor]:
             try:
                 anchors.append(parse_anchor(line))
             except ValidationFailed as exc:
-                raise ValueError(f"{path}:{number}: {_describe(exc)}") from None
+                fields = "; ".join(f"{name} {text}" if name != "anchor" else text
+                                   for name, text in sorted(exc.field_errors.items()))
+                raise ValueError(f"{path}:{number}: {fields}") from None
     if not anchors:
         raise ValueError(f"{path} holds no anchors")
     return anchors

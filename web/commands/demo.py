@@ -207,12 +207,26 @@ def _term_answer(question: dict[str, Any], _all: dict[str, Any]) -> str:
     raise DemoFailed(f"cannot answer {question['id']!r}")
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error, without SQLAlchemy's statement and 'Background' link."""
+    reason = getattr(exc, "orig", None) or exc
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{reason.filename}: {reason.strerror}" if reason.filename else reason.strerror
+    lines = str(reason).strip().splitlines()
+    return lines[0] if lines else type(reason).__name__
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Entry point of `cardsim demo`."""
     from web.app import create_app
     from web.commands.serve import prepare_instance
     from web.config import config_from_env
 
+    if args.instance is not None and args.instance.exists() and not args.instance.is_dir():
+        what = "a file" if args.instance.is_file() else "not a directory"
+        print(f"cardsim demo: --instance {args.instance} is {what}; it must be a directory "
+              "(made if absent)", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory(prefix="cardsim-demo-") as scratch:
         instance = args.instance or Path(scratch)
         config = config_from_env({
@@ -225,7 +239,8 @@ def run_demo(args: argparse.Namespace) -> int:
             prepare_instance(config)
             app = create_app(config)
         except Exception as exc:  # one line on stderr, never a traceback
-            print(f"cardsim demo: cannot prepare the instance: {exc}", file=sys.stderr)
+            print(f"cardsim demo: cannot prepare the instance {instance}: {_one_line(exc)}",
+                  file=sys.stderr)
             return 1
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the demo prints its own steps
         server = make_server("127.0.0.1", 0, app, threaded=True)
