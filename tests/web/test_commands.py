@@ -246,3 +246,23 @@ def test_demo_refuses_a_bad_instance_in_one_line(tmp_path: Path,
     assert capsys.readouterr().err == (
         f"cardsim demo: cannot prepare the instance {tmp_path}: cannot open database "
         f"sqlite:///{tmp_path / 'cardsim.db'}: file is not a database\n")
+
+
+def test_demo_and_probe_refuse_bad_arguments_before_any_slow_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from web.cli import main
+
+    def no_slow_work(*_: object, **__: object) -> None:
+        raise AssertionError("the slow part ran although the arguments were bad")
+
+    monkeypatch.setattr("web.commands.demo.drive", no_slow_work)
+    monkeypatch.setattr("web.commands.probe.run_probe", no_slow_work)
+    assert main(["demo", "--profile", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'bogus'" in err and "'rooted'" in err
+    for target, problem in ((tmp_path, "it is a directory"),
+                            (tmp_path / "no" / "r.json", f"{tmp_path / 'no'} is not a directory")):
+        assert main(["probe", "--base-url", "http://127.0.0.1:1", "--json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"cardsim probe: cannot write --json {target}: {problem}\n"

@@ -25,6 +25,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from web.device.profiles import PROFILES
+
 DEMO_CHALLENGES = ("blink", "turn_left", "open_mouth")
 FRAME_INTERVAL_S = 0.1
 MAX_LIVENESS_SECONDS = 90.0
@@ -51,8 +53,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run the whole applicant flow headless")
     parser.add_argument("--instance", type=Path, default=None,
                         help="instance directory (default: a temporary one)")
-    parser.add_argument("--profile", default="genuine",
-                        help="phone profile to bind (genuine, rooted, software, ...)")
+    # The phone kinds the demo's own server accepts (what its /device/profiles answers),
+    # checked here so a typo fails at once rather than after the liveness step.
+    parser.add_argument("--profile", default="genuine", choices=[p.name for p in PROFILES],
+                        help="phone profile to bind (default genuine)")
     parser.set_defaults(func=run_demo)
 
 

@@ -7,6 +7,7 @@ unreachable server, or a scenario that could not run (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,20 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _unwritable_file(path: Path) -> str | None:
+    """Why the report could not be written at `path` (None: as far as one can tell, it can),
+    checked before the attacks run rather than after."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists() and not path.is_file():
+        return "it is not a regular file"
+    if not path.parent.is_dir():
+        return f"{path.parent} is not a directory"
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        return "permission denied"
+    return None
+
+
 def probe(args: argparse.Namespace) -> int:
     """Run the suite; see the module docstring for the exit status."""
     if len(args.staff_user) != len(args.staff_password):
@@ -49,6 +64,10 @@ def probe(args: argparse.Namespace) -> int:
         return _fail(f"--base-url must start with http:// or https://, not {args.base_url!r}")
     if args.device_dir is not None and not args.device_dir.is_dir():
         return _fail(f"--device-dir {args.device_dir} is not a directory")
+    if args.json is not None:
+        problem = _unwritable_file(args.json)
+        if problem:
+            return _fail(f"cannot write --json {args.json}: {problem}")
     scenarios = [s for s in ALL_SCENARIOS if not args.only or args.only in s.__name__]
     if not scenarios:
         return _fail(f"no scenario name contains {args.only!r}")
