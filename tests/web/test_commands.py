@@ -266,3 +266,28 @@ def test_demo_and_probe_refuse_bad_arguments_before_any_slow_work(
         assert main(["probe", "--base-url", "http://127.0.0.1:1", "--json", str(target)]) == 2
         err = capsys.readouterr().err
         assert err == f"cardsim probe: cannot write --json {target}: {problem}\n"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_busy_port_is_one_line_before_anything_else(tmp_path: Path,
+                                                               workers: str) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = cardsim("serve", "--port", str(port), "--workers", workers,
+                       env=instance_env(tmp_path), timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"cardsim serve: cannot listen on 127.0.0.1:{port}: " \
+                          "Address already in use\n"
+    assert done.stdout == ""  # no URL banner for a server that never started
+    assert not (tmp_path / "cardsim.db").exists()  # nor a migrated database
+
+
+def test_serve_on_an_unknown_host_is_one_line(tmp_path: Path) -> None:
+    done = cardsim("serve", "--host", "no-such-host.invalid", env=instance_env(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.startswith("cardsim serve: cannot listen on no-such-host.invalid:5000: ")
+    assert done.stderr.count("\n") == 1 and done.stdout == ""

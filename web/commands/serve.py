@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,25 @@ def ensure_demo_staff(config: dict[str, object]) -> list[DemoAccount]:
     return accounts
 
 
+def check_listen(host: str, port: int) -> None:
+    """Raise `ConfigError` unless a TCP socket can be bound at host:port (name resolved, port
+    free, permitted), so a bind failure is one line before anything is printed or migrated.
+
+    The socket is closed again at once; the server binds its own (both set SO_REUSEADDR).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as Werkzeug chooses
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        address_family, kind, proto, _name, address = infos[0]
+        with socket.socket(address_family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+            probe.listen(1)
+    except OSError as exc:  # socket.gaierror for a name that does not resolve
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     """Entry point of `cardsim serve`."""
     if not 1 <= args.port <= 65535 or not 1 <= args.workers <= 64:
@@ -159,6 +179,7 @@ def serve(args: argparse.Namespace) -> int:
         challenges = config.get("CARDSIM_LIVENESS_CHALLENGES")
         if isinstance(challenges, tuple):
             parse_challenges([str(c) for c in challenges])
+        check_listen(args.host, args.port)
         prepare_instance(config)
         accounts = ensure_demo_staff(config) if args.demo_staff else []
         from web.app import create_app
@@ -172,7 +193,7 @@ def serve(args: argparse.Namespace) -> int:
         lines = str(reason).strip().splitlines() or [type(reason).__name__]
         print(f"cardsim serve: database error: {lines[0]}", file=sys.stderr)
         return 1
-    url = f"http://{args.host}:{args.port}"
+    url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"
     print(f"cardsim: applicant pages {url}/  ·  staff console {url}/staff/  ·  "
           f"API {url}/api/v1/openapi.json", flush=True)
     for account in accounts:
