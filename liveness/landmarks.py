@@ -6,7 +6,11 @@ ship inside the mediapipe wheel, so nothing is fetched at run time.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import mediapipe as mp
@@ -39,6 +43,39 @@ def landmarks_array(landmark_list: Any) -> FloatArray:
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
 
 
+_WARM_UP_SIDE = 64
+
+
+@contextlib.contextmanager
+def _native_start_up_logs_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while mediapipe and TFLite start up.
+
+    Their C++ start-up chatter ("Created TensorFlow Lite XNNPACK delegate", absl's
+    InitializeLog warning, feedback-manager notes) goes straight to fd 2, where GLOG settings
+    do not reach it and where it would break the CLI's one-line errors. Only the start-up is
+    silenced: fd 2 is restored afterwards (and before any exception propagates), so later
+    errors still reach stderr. Without a usable fd 2 nothing is redirected.
+    """
+    saved = null = -1
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+    except (OSError, ValueError):
+        for fd in (saved, null):
+            if fd >= 0:
+                os.close(fd)
+        yield
+        return
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class FaceMeshDetector:
     """Finds up to `max_faces` faces and returns their landmarks in pixel coordinates.
 
@@ -60,13 +97,17 @@ class FaceMeshDetector:
         min_tracking_confidence: float = 0.5,
     ) -> None:
         self._lock = threading.Lock()
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static_image_mode,
-            max_num_faces=max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
-        )
+        with _native_start_up_logs_silenced():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static_image_mode,
+                max_num_faces=max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+            # The graph's calculators open (and log) on the first frame: do it here, on a
+            # blank frame that has no face, so no state is carried into real frames.
+            self._mesh.process(np.zeros((_WARM_UP_SIDE, _WARM_UP_SIDE, 3), dtype=np.uint8))
 
     def detect(self, image: RgbImage) -> list[FloatArray]:
         """Return one (478, 3) array of (x, y, z) per face; x, y in pixels, z in the x scale."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import mediapipe as mp
 import numpy as np
@@ -52,3 +55,20 @@ def test_any_landmark_list_is_read_exactly(
     read = landmarks_array(landmarks)
     assert read.shape == (len(points), 3)
     assert np.array_equal(read, _one_by_one(landmarks).reshape(len(points), 3))
+
+
+def test_face_mesh_start_up_logs_nothing_and_stderr_still_works() -> None:
+    # A fresh process: mediapipe's native start-up lines would go straight to fd 2.
+    script = (
+        "import os, sys\n"
+        "import numpy as np\n"
+        "from liveness.landmarks import FaceMeshDetector\n"
+        "detector = FaceMeshDetector(max_faces=1)\n"
+        "detector.detect(np.zeros((120, 160, 3), dtype=np.uint8))\n"
+        "os.write(2, b'native stderr still works\\n')\n"
+        "print('python stderr still works', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "native stderr still works\npython stderr still works\n"
