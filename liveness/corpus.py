@@ -16,7 +16,7 @@ import random
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -496,6 +496,9 @@ def _clip_spec(item: object, number: int) -> ClipSpec:
     for name in ("clip_id", "kind", "identity", "half", "file"):
         if not isinstance(item.get(name), str) or not item[name]:
             raise ValueError(f"clip {number}: {name} must be a non-empty string")
+    if PurePosixPath(item["file"]).name != item["file"] or item["file"] in (".", ".."):
+        raise ValueError(f"clip {number}: file must be a plain file name inside the corpus "
+                         f"directory, not {item['file']!r}")
     frames = item.get("frames", 0)
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
         raise ValueError(f"clip {number}: frames must be a whole number >= 0")
