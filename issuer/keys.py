@@ -14,6 +14,7 @@ import nacl.signing
 
 from issuer.clock import RandomBytes, system_random
 from issuer.errors import KeyFileError
+from issuer.regular_files import FileUnreadable, NotRegularFile, read_regular_file
 
 DEFAULT_KEY_FILE = "instance/issuer-keys.json"
 KEY_FILE_VERSION = 1
@@ -158,34 +159,21 @@ class IssuerKeys:
 
     @classmethod
     def _load(cls, path: Path) -> IssuerKeys:
-        """Read the key file; `FileNotFoundError` when absent, `KeyFileError` otherwise.
+        """Read the key file; `FileNotFoundError` when absent, `KeyFileError` otherwise."""
 
-        Opened non-blocking and checked with fstat: a directory, FIFO or device is refused
-        instead of hanging or failing with a bare file descriptor number.
-        """
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise KeyFileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-                raise KeyFileError(f"issuer key file {path} is {kind}")
+        def private_only(mode: int) -> None:
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeyFileError(
                     f"issuer key file {path} is accessible by group/others "
                     f"(mode {stat.S_IMODE(mode):o}); run chmod 600"
                 )
-            data = b""
-            while len(data) <= MAX_KEY_FILE_BYTES and (chunk := os.read(fd, 4096)):
-                data += chunk
-        except OSError as exc:
-            raise KeyFileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
-        finally:
-            os.close(fd)
+
+        try:
+            data = read_regular_file(path, limit=MAX_KEY_FILE_BYTES, check_mode=private_only)
+        except NotRegularFile as exc:
+            raise KeyFileError(f"issuer key file {path} is {exc.kind}") from None
+        except FileUnreadable as exc:
+            raise KeyFileError(f"cannot read issuer key file {path}: {exc.reason}") from None
         if len(data) > MAX_KEY_FILE_BYTES:
             raise KeyFileError(f"issuer key file {path} is malformed: too large")
         try:

@@ -25,6 +25,7 @@ from issuer.db import (
 from issuer.errors import IssuerError, ValidationFailed
 from issuer.keys import IssuerKeys, key_file_from_env
 from issuer.permissions import Role
+from issuer.regular_files import FileUnreadable, kind_of, read_regular_file
 from issuer.staff_accounts import create_staff
 
 PASSWORD_ENV = "CARDSIM_STAFF_PASSWORD"  # noqa: S105  (the variable name, not a secret)
@@ -112,30 +113,14 @@ def create_staff_command(args: argparse.Namespace) -> int:
 MAX_ANCHOR_FILE_BYTES = 16 * 1024 * 1024
 
 
-def _describe_kind(mode: int) -> str:
-    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-
-
 def _read_regular_file(path: Path) -> bytes:
-    """The bytes of a regular file; ValueError (naming the file) for anything else.
-
-    Opened non-blocking and checked with fstat, so a FIFO or device never hangs the command.
-    """
+    """The bytes of a regular file; ValueError (naming the file) for anything else."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
+        data = read_regular_file(path, limit=MAX_ANCHOR_FILE_BYTES)
+    except OSError as exc:  # missing
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ValueError(f"cannot read {path}: it is {_describe_kind(mode)}")
-        data = b""
-        while len(data) <= MAX_ANCHOR_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
-            data += chunk
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
+    except FileUnreadable as exc:
+        raise ValueError(f"cannot read {path}: {exc.reason}") from None
     if len(data) > MAX_ANCHOR_FILE_BYTES:
         raise ValueError(f"{path} is larger than 16 MB; it is not an anchor file")
     return data
@@ -151,12 +136,12 @@ def _open_for_append(path: Path) -> int:
             mode = os.stat(path).st_mode
         except OSError:
             mode = stat.S_IFREG
-        reason = exc.strerror if stat.S_ISREG(mode) else f"it is {_describe_kind(mode)}"
+        reason = exc.strerror if stat.S_ISREG(mode) else f"it is {kind_of(mode)}"
         raise ValueError(f"cannot write {path}: {reason}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise ValueError(f"cannot write {path}: it is {_describe_kind(mode)}")
+        raise ValueError(f"cannot write {path}: it is {kind_of(mode)}")
     os.set_blocking(fd, True)
     return fd
 
