@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.audit import append_audit, verify_audit_chain
@@ -119,17 +120,29 @@ def test_cli_audit_verify_before_init_db_says_what_to_do(
     assert err.count("\n") == 1 and "run `cardsim init-db` first" in err
 
 
-@pytest.mark.parametrize(("seq", "column", "raw"), [
-    (2, "details", "not json"), (1, "at", "garbage"), (3, "at", "2025-13-45 25:00:00"),
-])
+UNREADABLE = [(2, "details", "not json"), (1, "at", "garbage"),
+              (3, "at", "2025-13-45 25:00:00")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize(("seq", "column", "raw"), UNREADABLE)
+def test_postgresql_refuses_undecodable_values_on_write(
+        session_factory: sessionmaker[Session], seq: int, column: str, raw: str) -> None:
+    fill(session_factory, 4)
+    with pytest.raises(DBAPIError), session_factory.begin() as s:
+        s.execute(text(f"UPDATE audit_entry SET {column} = :raw WHERE seq = :seq"),
+                  {"raw": raw, "seq": seq})
+
+
+# Only SQLite stores text a column type cannot decode (PostgreSQL refuses it on write, above).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("seq", "column", "raw"), UNREADABLE)
 def test_unreadable_entry_is_reported_as_altered(
     session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     seq: int, column: str, raw: str,
 ) -> None:
-    # Only SQLite stores text a column type cannot decode (PostgreSQL refuses it on write).
-    if not migrated_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL type-checks dates and JSON on write")
     fill(session_factory, 4)
     key_file = tmp_path / "keys.json"
     keys = IssuerKeys.load_or_create(key_file)
