@@ -95,6 +95,8 @@ def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
     assert printable.status_code == 200 and "compliance export" in html
     assert "<form" not in html and "<script" not in html
     assert html.count('src="data:image/') == len(frames)  # images inline: self-contained
+    assert card.expiry and f"<td>{card.expiry[2:]}/{card.expiry[:2]}</td>" in html  # MM/YY
+    assert 'alt="Liveness keyframe 1' in html
 
 
 def test_admin_creates_and_deactivates_accounts(console: Console) -> None:
