@@ -112,3 +112,15 @@ def require_state(application: Application, *expected: ApplicationState) -> None
     if application.state not in {s.value for s in expected}:
         wanted = " or ".join(s.value for s in expected)
         raise Conflict(f"application is {application.state}; this step needs it to be {wanted}")
+
+
+def state_before(session: Session, *, application_id: str,
+                 state: ApplicationState) -> ApplicationState | None:
+    """The state the application was in when it last moved into `state` (None if it never
+    did): where a declined, abandoned or expired application stopped."""
+    previous = session.scalar(
+        select(ApplicationEvent.from_state)
+        .where(ApplicationEvent.application_id == application_id,
+               ApplicationEvent.to_state == state.value)
+        .order_by(ApplicationEvent.id.desc()).limit(1))
+    return ApplicationState(previous) if previous is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -84,6 +85,7 @@ def test_declined_page_is_clear_and_final(client: FlaskClient, app: Flask) -> No
     assert "interview_paid_to_apply" not in page  # internal reason codes stay internal
     assert "Your answers to our questions did not allow us to offer you a card." in page
     assert applicant.application_id in page  # the reference to quote to customer service
+    assert "step-skipped" not in page  # declined after every step was done
     assert client.get("/application/card").headers["Location"].endswith("/decision")
 
 
@@ -94,6 +96,10 @@ def test_income_below_the_minimum_is_declined_right_after_the_identity_form(
     assert 'data-outcome="declined"' in page
     assert "below the minimum of CNY 24,000" in page
     assert "Close this application" in page
+    # The stepper does not claim the steps the applicant never reached were completed.
+    assert re.findall(r'class="step step-(\w+)"', page) == [
+        "done", "done", "skipped", "skipped", "skipped", "skipped", "current", "todo"]
+    assert page.count("(not reached)") == 4
     # No camera check is asked of an applicant who is already declined.
     assert client.get("/application/liveness").headers["Location"].endswith("/decision")
     closed = client.post("/application/leave", data={"csrf_token": csrf_token(page)})

@@ -43,13 +43,22 @@ class StepItem:
     status: str
 
 
-def stepper(current: str) -> list[StepItem]:
-    """The stepper with `current` highlighted and earlier steps done."""
+def stepper(current: str, *, stopped_at: str | None = None) -> list[StepItem]:
+    """The stepper with `current` highlighted and earlier steps done, except that the steps
+    from `stopped_at` on were never completed (an application declined, cancelled or expired
+    before them): those are `skipped`."""
     keys = [k for k, _ in STEPS]
     index = keys.index(current)
-    return [StepItem(key=k, label=label,
-                     status="done" if i < index else "current" if i == index else "todo")
-            for i, (k, label) in enumerate(STEPS)]
+    stop = keys.index(stopped_at) if stopped_at is not None else index
+
+    def status(i: int) -> str:
+        if i == index:
+            return "current"
+        if i > index:
+            return "todo"
+        return "skipped" if i >= stop else "done"
+
+    return [StepItem(key=k, label=label, status=status(i)) for i, (k, label) in enumerate(STEPS)]
 
 
 def step_for(state: S) -> str:

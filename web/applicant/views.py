@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from issuer.applications import ApplicationView
+from issuer.applications import ApplicationView, state_before
 from issuer.device_binding import MAX_BINDING_ATTEMPTS
 from issuer.onboarding import MAX_LIVENESS_SESSIONS, abandon_application, start_application
 from issuer.states import EXPIRABLE_STATES, ApplicationState
@@ -59,9 +59,20 @@ STEP_ENDPOINTS = {
 }
 
 
-def _page(step: str, template: str, application: ApplicationView, **context: Any) -> str:
-    return render_template(template, steps=stepper(step), application=application,
-                           cancel_offered=_unfinished(application), **context)
+def _page(step: str, template: str, application: ApplicationView, *,
+          stopped_at: str | None = None, **context: Any) -> str:
+    return render_template(template, steps=stepper(step, stopped_at=stopped_at),
+                           application=application, cancel_offered=_unfinished(application),
+                           **context)
+
+
+def _stopped_at(application: ApplicationView) -> str | None:
+    """The first step a declined, cancelled or expired application never completed."""
+    if application.state not in (ApplicationState.DECLINED, ApplicationState.ABANDONED,
+                                 ApplicationState.EXPIRED):
+        return None
+    before = state_before(db_session(), application_id=application.id, state=application.state)
+    return step_for(before) if before is not None else None
 
 
 def _unfinished(application: ApplicationView) -> bool:
@@ -367,7 +378,8 @@ def decision() -> Any:
         outcome, limit = "manual_review", 0
     else:
         outcome, limit, reasons = summary.outcome, summary.credit_limit, summary.reasons
-    return _page("decision", "applicant/decision.html", application, outcome=outcome,
+    return _page("decision", "applicant/decision.html", application,
+                 stopped_at=_stopped_at(application), outcome=outcome,
                  credit_limit=limit, reasons=reasons, idempotency_key=secrets.token_urlsafe(24),
                  ttl_hours=current_app.config["CARDSIM_APPLICATION_TTL_HOURS"])
 
