@@ -69,6 +69,7 @@ REASON_LABELS: dict[str, str] = {
     "interview_timing_inconsistent": "Interview: answer timing inconsistent",
     "interview_flag_unknown": "Interview: unknown flag",
     "staff_review": "Decided by staff review",
+    "staff_override": "Approved by a four-eyes override",
 }
 
 

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.applications import lock_application, record_event, transition
+from issuer.applications import lock_application, record_event, state_before, transition
 from issuer.audit import append_audit
 from issuer.cards import close_card, freeze_card, unfreeze_card
 from issuer.clock import require_aware
@@ -33,6 +33,9 @@ from issuer.vault import decrypt_number, mask_number
 
 MAX_COMMENT_LENGTH = 2000
 NO_LIMIT_TO_APPROVE = "The application has no offered credit limit to approve."
+DECLINED_BEFORE_SIGNING = ("The application was declined before its agreement was signed: "
+                           "there is no bound phone and no signed agreement to issue a card "
+                           "on. The applicant has to apply again.")
 # An application sent back to the applicant gets at least this long to redo the step.
 REDO_WINDOW = timedelta(hours=72)
 
@@ -356,10 +359,22 @@ def overrides_of(session: Session, *, application_id: str) -> tuple[OverrideView
     return tuple(_override_view(session, row) for row in rows)
 
 
-def overridable_limit(offered_credit_limit: int | None) -> bool:
-    """Whether an override could approve an application offered this credit limit: only a
-    limit above zero can be approved (below the minimum income the scorecard offers 0)."""
-    return offered_credit_limit is not None and offered_credit_limit > 0
+def override_refusal(session: Session, *, application_id: str,
+                     offered_credit_limit: int | None) -> str | None:
+    """Why an override could not approve this declined application, or None if it could.
+
+    Only a limit above zero can be approved (below the minimum income the scorecard offers
+    0), and only a decline made on a signed agreement: an application stopped earlier (camera
+    check attempts used up, phone refused) has no bound phone and no signed agreement to
+    issue a card on.
+    """
+    if offered_credit_limit is None or offered_credit_limit <= 0:
+        return NO_LIMIT_TO_APPROVE
+    before = state_before(session, application_id=application_id,
+                          state=ApplicationState.DECLINED)
+    if before != ApplicationState.AGREEMENT_SIGNED:
+        return DECLINED_BEFORE_SIGNING
+    return None
 
 
 def propose_override(
@@ -379,10 +394,12 @@ def propose_override(
     decision = latest_decision(session, application_id=application_id)
     if decision is None or decision.decided_by != "system":
         raise Conflict("Only an automatic decline can be overridden.")
-    if not overridable_limit(application.offered_credit_limit):
+    refusal = override_refusal(session, application_id=application_id,
+                               offered_credit_limit=application.offered_credit_limit)
+    if refusal is not None:
         # Confirming would fail the same way; refuse now rather than leave a proposal
         # that can never be confirmed.
-        raise Conflict(NO_LIMIT_TO_APPROVE)
+        raise Conflict(refusal)
     _require_holder(session, application_id=application_id, actor=actor)
     if pending_override(session, application_id=application_id) is not None:
         raise Conflict("An override is already waiting for confirmation.")
@@ -426,8 +443,10 @@ def confirm_override(
     user = _active_staff(session, actor)
     row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
     limit = application.offered_credit_limit or 0
-    if not overridable_limit(limit):
-        raise Conflict(NO_LIMIT_TO_APPROVE)
+    refusal = override_refusal(session, application_id=application.id,
+                               offered_credit_limit=limit)
+    if refusal is not None:
+        raise Conflict(refusal)
     session.add(Decision(application_id=application.id, outcome=Outcome.APPROVE.value,
                          reasons=["staff_override", row.reason], credit_limit=limit,
                          decided_by=actor.actor, decided_at=now))

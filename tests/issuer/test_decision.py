@@ -121,7 +121,9 @@ def test_every_reason_the_rules_can_give_has_a_staff_label() -> None:
         with_attestation(os_patch_level=202001),
     ]
     reasons = {r for inputs in cases for r in decide_application(inputs).reasons}
-    # Reasons recorded outside the rules: attempts used up, binding refused, staff decision.
-    reasons |= {"liveness_attempts_exhausted", "device_binding_refused", "staff_review"}
+    # Reasons recorded outside the rules: attempts used up, binding refused, staff decision,
+    # override.
+    reasons |= {"liveness_attempts_exhausted", "device_binding_refused", "staff_review",
+                "staff_override"}
     assert reasons <= set(REASON_LABELS), reasons - set(REASON_LABELS)
     assert set(REASON_LABELS) <= reasons, set(REASON_LABELS) - reasons  # no stale labels

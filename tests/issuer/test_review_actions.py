@@ -244,6 +244,26 @@ def test_override_without_offered_limit_is_refused_when_proposed(
     assert state_of(session_factory, case) == "declined"
 
 
+def test_decline_before_the_agreement_cannot_be_overridden(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+) -> None:
+    """Camera check attempts used up: an automatic decline with a credit limit on offer, but
+    no bound phone and no signed agreement, so approving it would leave nothing to issue."""
+    flow = Flow(session_factory, lab).to(ApplicationState.IDENTITY_SUBMITTED)
+    flow.liveness(passed=False).liveness(passed=False).liveness(passed=False)
+    case = flow.application_id
+    assert state_of(session_factory, case) == "declined"
+    alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
+    with session_factory.begin() as s:
+        take_case(s, application_id=case, actor=alice, now=LATER)
+    with session_factory() as s, pytest.raises(
+            Conflict, match="declined before its agreement was signed"):
+        propose_override(s, application_id=case, actor=alice, reason="false_positive",
+                         comment="The camera was broken.", now=LATER)
+    with session_factory() as s:
+        assert pending_override(s, application_id=case) is None
+
+
 def issued_card(factory: sessionmaker[Session], lab: PhoneLab) -> int:
     """A card issued and provisioned into a real tee_sim phone, then activated: active."""
     flow = Flow(factory, lab).to(ApplicationState.ISSUED)

@@ -13,7 +13,7 @@ from issuer.review import (
     ReviewVerb,
     confirm_override,
     decide_case,
-    overridable_limit,
+    override_refusal,
     propose_override,
     reject_override,
     release_case,
@@ -58,7 +58,9 @@ def case(application_id: str) -> str:
     return render_template("staff/case.html", case=view, reasons=REVIEW_REASONS,
                            card_reasons=CARD_REASONS, verbs=ReviewVerb,
                            redo_steps=list(RedoStep),
-                           can_override=overridable_limit(view.application.offered_credit_limit))
+                           override_refusal=override_refusal(
+                               db_session(), application_id=view.application.id,
+                               offered_credit_limit=view.application.offered_credit_limit))
 
 
 @staff_bp.get("/keyframes/<int:keyframe_id>")
