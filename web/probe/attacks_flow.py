@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from web.probe.api import b64
+from web.probe.api import API, b64, fresh_identity
 from web.probe.context import ProbeContext
 from web.probe.result import ProbeResult
 from web.probe.verdict import refused
@@ -65,6 +65,32 @@ def other_applicants_application(ctx: ProbeContext) -> ProbeResult:
                        tries[0][1].reason)
 
 
+def malformed_characters_and_ids(ctx: ProbeContext) -> ProbeResult:
+    """A NUL character in a JSON field and in a URL, and an id past the database's integer
+    range: each must be a 4xx (a database that cannot store or compare them must never see
+    them), and the application must not move."""
+    name = "api: NUL characters and out-of-range ids"
+    applicant = ctx.server.new_applicant()
+    tries = [
+        ("NUL in a JSON field", applicant.post("/identity", {**fresh_identity(),
+                                                             "employer": "Acme\x00Ltd"})),
+        ("NUL in the URL", ctx.server.call("GET", f"{API}/applications/x%00y",
+                                           headers={"Authorization": "Bearer x"})),
+        ("id past 2**63 - 1", ctx.server.call("GET", f"/staff/keyframes/{2**63}",
+                                              headers={"Accept": "application/json"})),
+    ]
+    for what, reply in tries:
+        verdict = refused(name, reply, statuses={400, 401, 403, 404})
+        if not verdict.detected:
+            return ProbeResult(name, False, f"{what}: {verdict.server_reason}")
+    state = applicant.state()
+    if state != "started":
+        return ProbeResult(name, False, f"every request was refused but the application "
+                                        f"moved to {state}")
+    return ProbeResult(name, True, "; ".join(f"{what}: HTTP {reply.status} {reply.error_code}"
+                                             for what, reply in tries))
+
+
 SCENARIOS: tuple[Callable[[ProbeContext], ProbeResult], ...] = (
-    steps_out_of_order, other_applicants_application,
+    steps_out_of_order, other_applicants_application, malformed_characters_and_ids,
 )
