@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -228,40 +229,33 @@ def low_income_case(factory: sessionmaker[Session], lab: PhoneLab) -> str:
     return flow.application_id
 
 
-def test_override_without_offered_limit_is_refused_when_proposed(
-    session_factory: sessionmaker[Session], lab: PhoneLab,
-) -> None:
-    case = low_income_case(session_factory, lab)
-    alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
-    with session_factory.begin() as s:
-        take_case(s, application_id=case, actor=alice, now=LATER)
-    with session_factory() as s, pytest.raises(
-            Conflict, match="no offered credit limit to approve"):
-        propose_override(s, application_id=case, actor=alice, reason="false_positive",
-                         comment="Income proof arrived.", now=LATER)
-    with session_factory() as s:
-        assert pending_override(s, application_id=case) is None
-    assert state_of(session_factory, case) == "declined"
-
-
-def test_decline_before_the_agreement_cannot_be_overridden(
-    session_factory: sessionmaker[Session], lab: PhoneLab,
-) -> None:
-    """Camera check attempts used up: an automatic decline with a credit limit on offer, but
-    no bound phone and no signed agreement, so approving it would leave nothing to issue."""
-    flow = Flow(session_factory, lab).to(ApplicationState.IDENTITY_SUBMITTED)
+def liveness_exhausted_case(factory: sessionmaker[Session], lab: PhoneLab) -> str:
+    """Declined automatically when the camera check attempts were used up: a credit limit is
+    on offer, but there is no bound phone and no signed agreement to issue a card on."""
+    flow = Flow(factory, lab).to(ApplicationState.IDENTITY_SUBMITTED)
     flow.liveness(passed=False).liveness(passed=False).liveness(passed=False)
-    case = flow.application_id
-    assert state_of(session_factory, case) == "declined"
+    assert state_of(factory, flow.application_id) == "declined"
+    return flow.application_id
+
+
+@pytest.mark.parametrize(("make_case", "why"), [
+    (low_income_case, "no offered credit limit to approve"),
+    (liveness_exhausted_case, "declined before its agreement was signed"),
+])
+def test_override_that_could_not_approve_is_refused_when_proposed(
+    session_factory: sessionmaker[Session], lab: PhoneLab,
+    make_case: Callable[[sessionmaker[Session], PhoneLab], str], why: str,
+) -> None:
+    case = make_case(session_factory, lab)
     alice = make_staff(session_factory, "alice", Role.SUPERVISOR)
     with session_factory.begin() as s:
         take_case(s, application_id=case, actor=alice, now=LATER)
-    with session_factory() as s, pytest.raises(
-            Conflict, match="declined before its agreement was signed"):
+    with session_factory() as s, pytest.raises(Conflict, match=why):
         propose_override(s, application_id=case, actor=alice, reason="false_positive",
-                         comment="The camera was broken.", now=LATER)
+                         comment="Proof arrived.", now=LATER)
     with session_factory() as s:
         assert pending_override(s, application_id=case) is None
+    assert state_of(session_factory, case) == "declined"
 
 
 def issued_card(factory: sessionmaker[Session], lab: PhoneLab) -> int:
