@@ -179,7 +179,7 @@ def test_staff_work_cases_through_the_console(
     assert "reviewer holds this case" in spage.inner_text("[data-testid=read-only]")
     supervisor.submit("confirm-override-form", comment="Agreed after reading the transcript.")
     assert supervisor.state() == "approved"
-    assert "staff_override" in spage.inner_text("[data-testid=decisions]")
+    assert "Approved by a four-eyes override" in spage.inner_text("[data-testid=decisions]")
     screenshots.take(spage, "override-confirmed")
 
     # A full PAN typed into the search is masked in the browser before it is sent.
