@@ -18,11 +18,7 @@
   startButton.addEventListener("click", async function () {
     startButton.disabled = true;
     try {
-      if (!(await phone.deviceOrSetUp())) {
-        report("pending", phone.setupFirstMessage);
-        startButton.disabled = false;
-        return;
-      }
+      if (!(await phone.needDevice(startButton, report))) { return; }
       const offer = await api.post(root.dataset.promptUrl, {});
       api.setText(document.getElementById("agreement-text"), offer.prompt);
       report("pending", "Read the agreement on your phone and press its Confirm button.");

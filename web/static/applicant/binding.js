@@ -23,9 +23,7 @@
     try {
       if (fresh) {
         await phone.ensureDevice({ fresh: true, reveal: true });
-      } else if (!(await phone.deviceOrSetUp())) {
-        report("pending", phone.setupFirstMessage);
-        startButton.disabled = false;
+      } else if (!(await phone.needDevice(startButton, report))) {
         return;
       }
       phone.screen("Security check", "Your bank is checking this phone's security hardware\u2026");

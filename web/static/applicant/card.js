@@ -22,18 +22,10 @@
     api.setText(resultEl, text);
   }
 
-  // The phone, or false after asking the user to set it up first (`button` usable again).
-  async function needPhone(button) {
-    if (await phone.deviceOrSetUp()) { return true; }
-    report("pending", phone.setupFirstMessage);
-    button.disabled = false;
-    return false;
-  }
-
   async function provision() {
     provisionButton.disabled = true;
     try {
-      if (!(await needPhone(provisionButton))) { return; }
+      if (!(await phone.needDevice(provisionButton, report))) { return; }
       phone.screen("Installing your card", "Opening a secure channel to your bank\u2026");
       const hello = await api.post(root.dataset.helloUrl, {});
       await phone.openChannel(hello.hello);
@@ -56,7 +48,7 @@
   async function activate() {
     activateButton.disabled = true;
     try {
-      if (!(await needPhone(activateButton))) { return; }
+      if (!(await phone.needDevice(activateButton, report))) { return; }
       const pin = await phone.askPin("Choose a card PIN", "Enter 4 to 6 digits on your phone and press OK.");
       await phone.setPin(pin);
       const card = await api.post(root.dataset.activateUrl, {});
@@ -130,7 +122,7 @@
   async function reveal() {
     revealButton.disabled = true;
     try {
-      if (!(await needPhone(revealButton))) { return; }
+      if (!(await phone.needDevice(revealButton, report))) { return; }
       const details = await revealWithPin();
       api.show(resultEl, false);
       // Shown for a short time only; never stored in the page state or sent anywhere.

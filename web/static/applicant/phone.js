@@ -116,15 +116,17 @@ window.cardsimPhone = (function () {
     return created;
   }
 
-  // For a button that needs the phone: the phone, or null after asking the user to set one
-  // up first (the caller tells the user too, next to its button).
-  async function deviceOrSetUp() {
-    const existing = await loadDevice();
-    if (existing) { return existing; }
+  // For a page button that needs the phone: true when there is one; otherwise the setup is
+  // shown and brought into view, the user is told next to the button (`report`, the page's
+  // result line) and the button is usable again.
+  async function needDevice(button, report) {
+    if (await loadDevice()) { return true; }
     whenCreated();
     screen("Set up your phone first", SETUP_TEXT);
     reveal(profileSelect);
-    return null;
+    report("pending", "Set up your phone first: choose the phone to emulate and press \u201cUse this phone\u201d.");
+    button.disabled = false;
+    return false;
   }
 
   confirmButton.addEventListener("click", async function () {
@@ -191,8 +193,7 @@ window.cardsimPhone = (function () {
 
   return {
     ensureDevice: ensureDevice,
-    deviceOrSetUp: deviceOrSetUp,
-    setupFirstMessage: "Set up your phone first: choose the phone to emulate and press \u201cUse this phone\u201d.",
+    needDevice: needDevice,
     deviceId: function () { return deviceId; },
     screen: screen,
     bind: function (challenge) { return api.post(url("/bind"), { challenge: challenge }); },
