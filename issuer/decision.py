@@ -144,8 +144,7 @@ def decide_application(inputs: DecisionInputs) -> DecisionResult:
         decline.add("identity_checks_failed")
     if inputs.age < 18:
         decline.add("applicant_under_18")
-    if inputs.annual_income < MIN_ANNUAL_INCOME:
-        decline.add("income_below_minimum")
+    decline.update(prescreen_declines(annual_income=inputs.annual_income))
     if not inputs.liveness_passed:
         decline.add("liveness_failed")
     elif inputs.liveness_score < LIVENESS_REVIEW_BELOW:
