@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from issuer.errors import IssuerError
+from issuer.regular_files import kind_of
 
 if TYPE_CHECKING:
     from issuer.keys import IssuerKeys
@@ -106,7 +107,12 @@ def describe_database_url(url: str) -> str:
         return repr(f"***@{rest}" if at else url)
 
 
-def _first_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type name when it has none), for one-line
+    CLI errors. For a SQLAlchemy driver error it is the driver's own message, without the
+    statement and the "Background on this error" link SQLAlchemy appends."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -149,13 +155,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME)") from None
     except ImportError as exc:
         raise DatabaseUnavailable(
-            f"cannot open database {shown}: its driver is not installed ({_first_line(exc)}; "
+            f"cannot open database {shown}: its driver is not installed ({error_line(exc)}; "
             "cardsim supports sqlite and postgresql+psycopg)") from None
     except OSError as exc:
         raise DatabaseUnavailable(f"cannot open database {shown}: cannot create the directory "
                                   f"{exc.filename}: {exc.strerror}") from None
     except (ValueError, TypeError) as exc:
-        raise DatabaseUnavailable(f"cannot open database {shown}: {_first_line(exc)}") from None
+        raise DatabaseUnavailable(f"cannot open database {shown}: {error_line(exc)}") from None
     return engine
 
 
@@ -181,16 +187,15 @@ def open_database(url: str, *, create: bool) -> Engine:
             raise DatabaseUnavailable(f"cannot open database {shown}: {exc.strerror}") from None
         else:
             if not stat.S_ISREG(mode):
-                what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-                raise DatabaseUnavailable(f"cannot open database {shown}: {path} is {what}")
+                raise DatabaseUnavailable(
+                    f"cannot open database {shown}: {path} is {kind_of(mode)}")
     engine = make_engine(url)
     try:
         with engine.connect():
             pass
     except (SQLAlchemyError, ValueError, TypeError) as exc:
         engine.dispose()
-        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        raise DatabaseUnavailable(f"cannot open database {shown}: {_first_line(reason)}") from None
+        raise DatabaseUnavailable(f"cannot open database {shown}: {error_line(exc)}") from None
     return engine
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from issuer.db import error_line
 from web.device.profiles import PROFILES
 
 DEMO_CHALLENGES = ("blink", "turn_left", "open_mouth")
@@ -212,12 +213,11 @@ def _term_answer(question: dict[str, Any], _all: dict[str, Any]) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The first line of an error, without SQLAlchemy's statement and 'Background' link."""
-    reason = getattr(exc, "orig", None) or exc
-    if isinstance(reason, OSError) and reason.strerror:
-        return f"{reason.filename}: {reason.strerror}" if reason.filename else reason.strerror
-    lines = str(reason).strip().splitlines()
-    return lines[0] if lines else type(reason).__name__
+    """An error in one line: an OS error as "file: reason", any other as `error_line` has it
+    (a database driver's own message, without SQLAlchemy's statement and link)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return error_line(exc)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -17,11 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.clock import utc_now
-from issuer.db import holds_encrypted_data, make_engine, make_session_factory, upgrade_database
+from issuer.db import (
+    error_line,
+    holds_encrypted_data,
+    make_engine,
+    make_session_factory,
+    upgrade_database,
+)
 from issuer.errors import AccessDenied, AccountLocked, Conflict, IssuerError
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import authenticate_staff, create_staff
@@ -62,8 +68,7 @@ def check_redis(url: str) -> None:
         client = connect(url)
     except (ValueError, TypeError) as exc:  # e.g. ?socket_timeout=abc in the URL
         raise ConfigError(f"REDIS_URL: {describe_redis_url(url)} cannot be used: "
-                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                          ) from None
+                          f"{error_line(exc)}") from None
     try:
         client.ping()
     except RedisError as exc:
@@ -189,9 +194,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"cardsim serve: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        lines = str(reason).strip().splitlines() or [type(reason).__name__]
-        print(f"cardsim serve: database error: {lines[0]}", file=sys.stderr)
+        print(f"cardsim serve: database error: {error_line(exc)}", file=sys.stderr)
         return 1
     url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"
     print(f"cardsim: applicant pages {url}/  ·  staff console {url}/staff/  ·  "
