@@ -162,6 +162,11 @@ def _parse_revoked(raw: bytes, path: Path) -> frozenset[int]:
     return frozenset(out)
 
 
+def _holds_no_pki(directory: Path) -> bool:
+    """Whether `directory` holds none of the PKI's files (only then may one be created)."""
+    return not any(os.path.lexists(directory / name) for name in _PKI_FILES)
+
+
 def _check_pair(key: ed25519.Ed25519PrivateKey, certificate: x509.Certificate, path: Path) -> None:
     if certificate.public_key() != key.public_key():
         raise _damaged(f"{path} does not match its private key")
@@ -205,7 +210,7 @@ class Manufacturer:
         when some are missing or damaged.
         """
         directory = Path(directory)
-        if not any(os.path.lexists(directory / name) for name in _PKI_FILES):
+        if _holds_no_pki(directory):
             raise TeeError(
                 f"no manufacturer PKI in {directory}",
                 status=TeeStatus.TEEC_ERROR_ITEM_NOT_FOUND,
@@ -224,7 +229,7 @@ class Manufacturer:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with exclusive_lock(directory / ".lock"):
-                if not any(os.path.lexists(directory / name) for name in _PKI_FILES):
+                if _holds_no_pki(directory):
                     cls._create(directory)
                 return cls._open_complete(directory)
         except OSError as exc:
