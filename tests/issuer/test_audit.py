@@ -140,15 +140,12 @@ def test_postgresql_refuses_undecodable_values_on_write(
 @pytest.mark.parametrize(("seq", "column", "raw"), UNREADABLE)
 def test_unreadable_entry_is_reported_as_altered(
     session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    cli_keys: IssuerKeys, capsys: pytest.CaptureFixture[str],
     seq: int, column: str, raw: str,
 ) -> None:
     fill(session_factory, 4)
-    key_file = tmp_path / "keys.json"
-    keys = IssuerKeys.load_or_create(key_file)
-    monkeypatch.setenv("CARDSIM_KEY_FILE", str(key_file))
     with session_factory() as s:
-        anchor = anchor_head(s, signing_key=keys.signing_key, now=T0 + timedelta(days=1))
+        anchor = anchor_head(s, signing_key=cli_keys.signing_key, now=T0 + timedelta(days=1))
     anchors = tmp_path / "anchors.jsonl"
     anchors.write_text(anchor.to_json() + "\n")
     with session_factory.begin() as s:

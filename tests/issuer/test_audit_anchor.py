@@ -129,11 +129,8 @@ def test_any_text_parses_or_is_a_validation_error(text: str) -> None:
 @pytest.mark.integration
 def test_cli_anchor_then_verify_finds_truncation(
     session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    cli_keys: IssuerKeys, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key_file = tmp_path / "keys.json"
-    IssuerKeys.load_or_create(key_file)
-    monkeypatch.setenv("CARDSIM_KEY_FILE", str(key_file))
     anchors = tmp_path / "anchors.jsonl"
     assert cardsim(["audit", "anchor", "--out", str(anchors), "--database-url",
                     migrated_url]) == 1  # nothing to anchor yet
@@ -163,11 +160,8 @@ def test_cli_anchor_then_verify_finds_truncation(
 @pytest.mark.timeout(60)  # FIFOs used to block the command for ever
 def test_cli_anchor_files_that_are_not_regular_files_are_refused(
     session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    cli_keys: IssuerKeys, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key_file = tmp_path / "keys.json"
-    IssuerKeys.load_or_create(key_file)
-    monkeypatch.setenv("CARDSIM_KEY_FILE", str(key_file))
     fill(session_factory, 2)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
