@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import uuid
@@ -65,15 +64,16 @@ class Device:
     def transaction(self) -> Iterator[DeviceContext]:
         """Lock the device, unseal its state, and reseal it afterwards if it changed.
 
-        If the block raises, nothing is written (no half-applied operation).
+        If the block raises, nothing is written (no half-applied operation), except what the
+        block made durable itself with `ctx.persist()`.
         """
         with exclusive_lock(self._storage.device_dir / "lock"):
             state, counter = self._storage.load()
-            before = copy.deepcopy(state)
-            ctx = DeviceContext(self.device_id, state, self._storage, self._clock, self._rng)
+            ctx = DeviceContext(
+                self.device_id, state, self._storage, self._clock, self._rng, counter
+            )
             yield ctx
-            if ctx.state != before:
-                self._storage.save(ctx.state, previous_counter=counter)
+            ctx.persist()
 
     def open_session(self, ta_uuid: uuid.UUID) -> TeeSession:
         """Open a session to a trusted application; TeeError(ITEM_NOT_FOUND) if unknown."""

@@ -4,6 +4,10 @@ Policy: 4-6 digits. Failures 1-2 cost nothing; from the 3rd consecutive failure 
 attempt is refused for 30 s × 2^(failures-3) (30 s, 60 s, 120 s, ...); the 10th consecutive
 failure locks the PIN for good (the device must be bound again). A correct PIN resets the
 count and opens a 60 s consumer-device CVM window for the payment applet.
+
+Every attempt is first written to rollback-protected storage as a failure and only then
+compared, as smart cards decrement their retry counter before checking: killing the process or
+cutting the power mid-attempt, then restoring an older state file, never yields a free guess.
 """
 
 from __future__ import annotations
@@ -81,13 +85,16 @@ def _attempt(ctx: DeviceContext, candidate: str) -> TeeResult:
         raise TeeError(
             f"too many failures: retry in {wait} s", status=TeeStatus.TEE_ERROR_PIN_DELAY
         )
-    if hmac.compare_digest(_hash(ctx, candidate), pin["hash"]):
-        pin.update(failures=0, not_before=None, cdcvm_until=now + CDCVM_WINDOW_SECONDS)
-        return TeeResult(TeeStatus.TEEC_SUCCESS, {})
+    # Count the attempt as a failure, durably (state and RPMB), before comparing: whoever cuts
+    # the power or kills the process once the answer exists finds the attempt already counted.
     pin["failures"] += 1
     pin["cdcvm_until"] = None
     delay = delay_after(pin["failures"])
     pin["not_before"] = now + delay if delay else None
+    ctx.persist()
+    if hmac.compare_digest(_hash(ctx, candidate), pin["hash"]):
+        pin.update(failures=0, not_before=None, cdcvm_until=now + CDCVM_WINDOW_SECONDS)
+        return TeeResult(TeeStatus.TEEC_SUCCESS, {})
     status = pin_status(ctx)
     if status["locked"]:
         return TeeResult(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
-from tee_sim import PIN_TA, Device, PinCommand, TeeStatus, wallet
+from tee_sim import PIN_TA, Device, DeviceStore, PinCommand, TeeStatus, wallet
 from tee_sim.ta_pin import MAX_FAILURES, delay_after
 from tests.tee_sim.support import FakeClock
 
@@ -81,3 +82,36 @@ def test_pin_format_is_validated(make_device: Callable[[str], Device], bad: obje
     result = device.open_session(PIN_TA).invoke(PinCommand.SET_PIN, {"pin": bad})
     assert result.status is TeeStatus.TEEC_ERROR_BAD_PARAMETERS
     assert device.open_session(PIN_TA).invoke(PinCommand.STATUS, {}).values["pin_set"] is False
+
+
+def test_a_guess_cut_off_before_its_rpmb_write_teaches_nothing(
+    make_device: Callable[[str], Device], store: DeviceStore
+) -> None:
+    # The attacker copies state.bin, lets a guess run, cuts the power after the new state file
+    # is written but before the RPMB counter is (modelled by a directory where the RPMB
+    # update's temporary file goes), reads what it can of the written state, and puts the copy
+    # back. Every guess must be counted in the RPMB before the PIN is compared, so the copy
+    # goes back without the guess having told anything (not even through the file's size).
+    device = make_device("genuine")
+    wallet.set_pin(device, pin="2468")
+    state = store.directory / device.device_id / "state.bin"
+    cut = store.directory / ".rpmb" / f".{device.device_id}.{os.getpid()}.tmp"
+    pin = device.open_session(PIN_TA)
+
+    def cut_off_guess(guess: str) -> tuple[TeeStatus, bytes]:
+        copy = state.read_bytes()
+        cut.mkdir()
+        try:
+            result = pin.invoke(PinCommand.VERIFY_PIN, {"pin": guess})
+        finally:
+            cut.rmdir()
+        written = state.read_bytes()
+        state.write_bytes(copy)
+        return result.status, written
+
+    wrong_status, wrong_written = cut_off_guess("1111")
+    right_status, right_written = cut_off_guess("2468")
+    assert wrong_status is right_status is TeeStatus.TEEC_ERROR_GENERIC
+    assert len(wrong_written) == len(right_written)
+    # Once the RPMB can be written again, a guess is counted like any other.
+    assert pin.invoke(PinCommand.VERIFY_PIN, {"pin": "1111"}).values["failures"] == 1
