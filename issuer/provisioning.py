@@ -75,6 +75,10 @@ def begin_provisioning(
     card = _card_of(session, application.id)
     if card.status != CardStatus.INACTIVE:
         raise Conflict("the card is already provisioned and activated, or closed")
+    if is_provisioned(session, card_id=card.id):
+        # The SE takes one personalization only: a new channel would only hide that the card
+        # is already in the phone, and activation would wait for it forever.
+        raise Conflict("the card is already in the phone; activate it")
     binding = accepted_binding(session, application_id=application.id)
     assert binding.agreement_public_key is not None
     try:

@@ -7,6 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.web.api_driver import (
+    ApiApplicant,
     Phone,
     bind_phone,
     provision,
@@ -67,3 +68,34 @@ def wallet_set_pin(phone: Phone, pin: str) -> None:
     from tee_sim import wallet
 
     wallet.set_pin(phone.device, pin=pin)
+
+
+def approved_with_card(client: FlaskClient, app: Flask) -> tuple[ApiApplicant, Phone]:
+    """An applicant whose card is issued (not yet provisioned), and the bound phone."""
+    applicant = start_applicant(client, app)
+    assert applicant.submit_identity().status_code == 200
+    applicant.pass_liveness()
+    assert applicant.answer_interview().status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200
+    assert applicant.post("/decision").get_json()["outcome"] == "approved"
+    assert applicant.post("/card", None, **{"Idempotency-Key": "k-1"}).status_code == 201
+    return applicant, phone
+
+
+def test_opening_provisioning_again_after_the_card_is_in_the_phone_is_refused(
+    client: FlaskClient, app: Flask
+) -> None:
+    # A retried "add to phone" must not forget that the secure element holds the card: the
+    # SE accepts one personalization only, so forgetting it would block activation for good.
+    applicant, phone = approved_with_card(client, app)
+    assert provision(applicant, phone).status_code == 200
+    again = applicant.post("/card/provisioning")
+    assert again.status_code == 409, again.get_json()
+    assert again.get_json()["error"]["code"] == "conflict"
+    assert applicant.get("/card").get_json()["provisioned"] is True
+    wallet_set_pin(phone, "2468")
+    activated = applicant.post("/card/activate")
+    assert activated.status_code == 200, activated.get_json()
+    assert activated.get_json()["status"] == "active"
