@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from enum import IntEnum
@@ -33,6 +34,7 @@ from tee_sim.status import TeeResult, TeeStatus
 
 MAX_RECORD_BYTES = 8192
 STORE_DATA_BLOCK = 255
+MAX_HELLOS_PER_KEY = 1024  # hellos remembered per agreement key (16 bytes each)
 
 
 class ChannelCommand(IntEnum):
@@ -74,6 +76,21 @@ def open_channel(ctx: DeviceContext, params: Mapping[str, object]) -> TeeResult:
         raise TeeError(
             "hello is not signed by the installed issuer key", status=TeeStatus.TEEC_ERROR_SECURITY
         ) from exc
+    # The hello has no freshness from the device: a recorded one would reopen the same channel
+    # (its records accepted again from seq 0, new records sealed under the same key and nonces).
+    # So the device remembers every hello it accepted on this key and refuses it a second time.
+    seen: list[bytes] = key.setdefault("hellos", [])
+    mark = hashlib.sha256(b"cardsim-channel-hello-seen\x00" + ephemeral).digest()[:16]
+    if any(hmac.compare_digest(mark, old) for old in seen):
+        raise TeeError(
+            "replayed hello: this issuer ephemeral key was already used on this device",
+            status=TeeStatus.TEEC_ERROR_SECURITY,
+        )
+    if len(seen) >= MAX_HELLOS_PER_KEY:
+        raise TeeError(
+            f"this agreement key has opened {MAX_HELLOS_PER_KEY} channels; generate a new one",
+            status=TeeStatus.TEEC_ERROR_ACCESS_DENIED,
+        )
     try:
         shared = nacl.bindings.crypto_scalarmult(key["private"], ephemeral)
     except nacl.exceptions.RuntimeError as exc:
@@ -83,6 +100,7 @@ def open_channel(ctx: DeviceContext, params: Mapping[str, object]) -> TeeResult:
     k_i2d, k_d2i = channel_keys(
         shared_secret=shared, ephemeral_public_key=ephemeral, device_public_key=key["public"]
     )
+    seen.append(mark)
     ctx.state["channel"] = {
         "alias": alias,
         "k_i2d": k_i2d,

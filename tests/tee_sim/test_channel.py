@@ -6,6 +6,7 @@ import nacl.signing
 import pytest
 
 from tee_sim import CHANNEL_TA, ChannelCommand, Device, TeeStatus, wallet
+from tee_sim.ta_channel import MAX_HELLOS_PER_KEY
 from tests.tee_sim.issuer_side import IssuerChannel
 from tests.tee_sim.support import as_bytes
 
@@ -124,3 +125,54 @@ def test_a_new_hello_replaces_the_old_channel(
     wallet.open_channel(device, hello=new.hello)
     assert _deliver(device, old.seal(b"\x10old"))[0] is TeeStatus.TEE_ERROR_MAC_INVALID
     assert _deliver(device, new.seal(b"\x10new"))[0] is TeeStatus.TEEC_SUCCESS
+
+
+def test_a_replayed_hello_is_refused(link: tuple[Device, IssuerChannel]) -> None:
+    # The hello carries no freshness from the device, so an eavesdropper who recorded one could
+    # reopen the same channel: its old records would be accepted again (seq restarts at 0) and
+    # the device would seal new records under the same key and nonce as before.
+    device, channel = link
+    record = channel.seal(b"\x10once")
+    assert _deliver(device, record)[0] is TeeStatus.TEEC_SUCCESS
+    session = device.open_session(CHANNEL_TA)
+    first = as_bytes(session.invoke(ChannelCommand.SEAL, {"data": b"secret A"}).values["record"])
+    replayed = session.invoke(
+        ChannelCommand.OPEN, {"hello": channel.hello, "alias": wallet.AGREEMENT_ALIAS}
+    )
+    assert replayed.status is TeeStatus.TEEC_ERROR_SECURITY
+    assert "replayed" in str(replayed.values["error"])
+    # The channel that was open stays open and goes on where it was.
+    assert _deliver(device, record)[0] is TeeStatus.TEE_ERROR_CHANNEL_SEQUENCE
+    second = as_bytes(session.invoke(ChannelCommand.SEAL, {"data": b"secret B"}).values["record"])
+    assert first[:8] != second[:8]
+    assert channel.open(first) == b"\x10secret A" and channel.open(second) == b"\x10secret B"
+
+
+def test_a_hello_stays_refused_after_the_channel_closes(
+    link: tuple[Device, IssuerChannel],
+) -> None:
+    device, channel = link
+    session = device.open_session(CHANNEL_TA)
+    assert session.invoke(ChannelCommand.CLOSE, {}).ok
+    reopened = session.invoke(
+        ChannelCommand.OPEN, {"hello": channel.hello, "alias": wallet.AGREEMENT_ALIAS}
+    )
+    assert reopened.status is TeeStatus.TEEC_ERROR_SECURITY
+
+
+@pytest.mark.slow  # a thousand sealed, fsynced writes
+def test_an_agreement_key_opens_a_bounded_number_of_channels(
+    bound_device: tuple[Device, dict[str, dict[str, object]]],
+    issuer_key: nacl.signing.SigningKey,
+) -> None:
+    device, keys = bound_device
+    device_public = as_bytes(keys["agreement"]["public_key"])
+    for _ in range(MAX_HELLOS_PER_KEY):
+        hello = IssuerChannel.start(issuer_key=issuer_key, device_public=device_public).hello
+        wallet.open_channel(device, hello=hello)
+    hello = IssuerChannel.start(issuer_key=issuer_key, device_public=device_public).hello
+    result = device.open_session(CHANNEL_TA).invoke(
+        ChannelCommand.OPEN, {"hello": hello, "alias": wallet.AGREEMENT_ALIAS}
+    )
+    assert result.status is TeeStatus.TEEC_ERROR_ACCESS_DENIED
+    assert "generate a new one" in str(result.values["error"])
