@@ -7,6 +7,7 @@ device refused the request).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -316,25 +317,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """`text` with every non-printable character (line breaks, controls, the surrogates that
+    stand for undecodable bytes in file names) written as a Python escape: one line, always
+    encodable."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def _fail(message: str) -> None:
+    print(f"tee-sim: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tee-sim` console script; returns the exit status."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # File names need not be text: print what the encoding cannot hold as escapes.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         args = build_parser().parse_args(argv)
         status: int = args.func(args)
     except CliError as exc:
-        print(f"tee-sim: error: {exc}", file=sys.stderr)
+        _fail(f"error: {exc}")
         return 2
     except TeeError as exc:
-        print(f"tee-sim: {exc.status.name}: {exc}", file=sys.stderr)
+        _fail(f"{exc.status.name}: {exc}")
         return 1
     except Refused as exc:
-        print(f"tee-sim: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 1
     except OSError as exc:
-        print(
-            f"tee-sim: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-            file=sys.stderr,
-        )
+        _fail(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return 1
     except KeyboardInterrupt:
         return 130

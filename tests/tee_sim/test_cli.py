@@ -166,6 +166,12 @@ def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> No
         ["tamper", "restore", "DEV", "/nonexistent/snap"],
         ["tamper", "flip", "DEV", "--offset", "999999"],
         ["chain", "DEV", "missing"],
+        # Line breaks and other control characters in what the error message repeats.
+        ["--dir", "/nonexistent\nstore", "list"],
+        ["invoke", "DEV", "keystore", "list_keys", "-p", "a\nb=str:1"],
+        ["snapshot", "DEV", "/nonexistent\r/snap"],
+        ["tamper", "restore", "DEV", "/nonexistent\u2028/snap"],
+        ["export-anchors", "/dev/null/\x0bx"],
     ],
 )
 def test_every_bad_input_is_one_line_and_non_zero(
@@ -212,6 +218,29 @@ def test_console_script_uses_the_environment_directory(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1
+
+
+def test_a_file_name_that_is_not_utf8_gives_output_or_one_line_not_a_traceback(
+    device: tuple[str, str], tmp_path: Path
+) -> None:
+    # With a strict UTF-8 stdout (PYTHONIOENCODING=utf-8), printing such a name used to raise.
+    d, dev = device
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    snapshot = os.fsencode(tmp_path) + b"/snap\xff"
+    command = [sys.executable, "-m", "tee_sim.cli", "--dir", d]
+    made = subprocess.run(
+        [*command, "snapshot", dev, snapshot], capture_output=True, env=env, check=False
+    )
+    assert made.returncode == 0 and made.stderr == b"", made.stderr
+    assert len(made.stdout.splitlines()) == 1 and os.path.isfile(snapshot)
+    missing = subprocess.run(
+        [*command, "tamper", "restore", dev, b"/nonexistent/\xff\nsnap"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1, missing.stderr
+    assert b"Traceback" not in missing.stderr
 
 
 def _files(directory: Path) -> dict[str, bytes]:
