@@ -95,6 +95,23 @@ def test_steps_out_of_order_are_conflicts(client: FlaskClient, app: Flask) -> No
     assert frame.status_code == 409  # no session started
 
 
+def test_deciding_before_the_agreement_is_signed_is_a_wrong_step(client: FlaskClient,
+                                                                  app: Flask) -> None:
+    applicant = start_applicant(client, app)
+
+    def refused(state: str) -> None:
+        early = applicant.post("/decision")
+        assert early.status_code == 409, early.get_json()
+        assert error_of(early)["code"] == "wrong_step"
+        assert state in error_of(early)["message"]
+        assert applicant.state() == state
+        assert applicant.get("/decision").status_code == 404  # still nothing decided
+
+    refused("started")
+    assert applicant.submit_identity().status_code == 200
+    refused("identity_submitted")
+
+
 def test_income_below_the_minimum_declines_at_the_identity_step(client: FlaskClient,
                                                                 app: Flask) -> None:
     applicant = start_applicant(client, app)

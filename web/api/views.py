@@ -210,17 +210,21 @@ def agreement_signature(application_id: str) -> Any:
     return jsonify(_status(outcome.application))
 
 
-def _decision_body(application: ApplicationView) -> dict[str, Any]:
-    summary = decision_step.ensure_decision(application)
-    if summary is None:
-        raise NotFound("no decision has been made on this application yet")
+def _decision_body(summary: decision_step.DecisionSummary) -> dict[str, Any]:
     return {"outcome": summary.outcome, "credit_limit": summary.credit_limit,
             "reasons": list(summary.reasons)}
 
 
 @api_bp.post("/applications/<application_id>/decision")
 def decide(application_id: str) -> Response:
-    return jsonify(_decision_body(bearer_application(application_id)))
+    application = bearer_application(application_id)
+    summary = decision_step.ensure_decision(application)
+    if summary is None:
+        # Before the agreement is signed there is nothing to decide: a step out of order.
+        raise WebError(409, "wrong_step",
+                       f"application is {application.state.value}; a decision needs "
+                       f"{ApplicationState.AGREEMENT_SIGNED.value}")
+    return jsonify(_decision_body(summary))
 
 
 @api_bp.get("/applications/<application_id>/decision")
@@ -228,7 +232,10 @@ def get_decision(application_id: str) -> Response:
     application = bearer_application(application_id)
     if application.state == ApplicationState.AGREEMENT_SIGNED:
         raise NotFound("no decision yet; POST to this address to decide")
-    return jsonify(_decision_body(application))
+    summary = decision_step.current_decision(application)
+    if summary is None:
+        raise NotFound("no decision has been made on this application yet")
+    return jsonify(_decision_body(summary))
 
 
 @api_bp.post("/applications/<application_id>/card")
