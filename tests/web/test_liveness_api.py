@@ -6,11 +6,13 @@ limits apply exactly as in real time without the test waiting for them.
 
 from __future__ import annotations
 
+import base64
 import random
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.web.api_driver import feed_frames, ready_applicant
 from tests.web.conftest import SteppingClock
@@ -104,3 +106,35 @@ def test_concurrent_frames_of_one_session_never_lose_an_update(
         follow_up = client.post(applicant.base + "/liveness/frames", data=live_jpegs[16],
                                 content_type="image/jpeg", headers=applicant.headers())
         assert follow_up.status_code == 200
+
+
+def test_a_frame_sent_again_after_a_lost_answer_changes_nothing(
+    client: FlaskClient, app: Flask, clock: SteppingClock, live_jpegs: list[bytes]
+) -> None:
+    """A client that resends a frame (same bytes, same capture time) because the answer was
+    lost gets a 409 for the copy, and the session goes on: the copy is not taken for a frame
+    whose capture time failed to increase, which would fail the attempt."""
+    applicant = ready_applicant(client, app)
+    assert applicant.post("/liveness/sessions").status_code == 201
+
+    def send(jpeg: bytes, client_ms: int) -> TestResponse:
+        return client.post(applicant.base + "/liveness/frames", data=jpeg,
+                           content_type="image/jpeg",
+                           headers=applicant.headers(**{"X-Client-Timestamp": str(client_ms)}))
+
+    clock.advance(0.1)
+    first_ms = int(clock().timestamp() * 1000)
+    first = send(live_jpegs[0], first_ms)
+    assert first.status_code == 200 and first.get_json()["finished"] is False
+    clock.advance(0.05)
+    again = send(live_jpegs[0], first_ms)
+    assert again.status_code == 409, again.get_json()
+    assert again.get_json()["error"]["code"] == "frame_already_received"
+    as_json = client.post(applicant.base + "/liveness/frames", headers=applicant.headers(),
+                          json={"jpeg": base64.b64encode(live_jpegs[0]).decode("ascii"),
+                                "timestamp_ms": first_ms})
+    assert as_json.status_code == 409, as_json.get_json()
+    result = feed_frames(applicant, clock, live_jpegs[1:])
+    assert result["passed"] is True, result
+    assert applicant.state() == "liveness_passed"
+    assert result["attempts_left"] == 2

@@ -25,6 +25,7 @@ from issuer.onboarding import (
 from issuer.states import ApplicationState
 from web.clock import now
 from web.database import commit_so_far, db_session, run_after_commit
+from web.errors import WebError
 from web.stores import liveness_store, redis_stores
 
 _analyzer: liveness.FrameAnalyzer | None = None
@@ -106,6 +107,14 @@ def _opening_status(state: liveness.SessionState, *, attempts_left: int,
                           application_state=ApplicationState.IDENTITY_SUBMITTED.value)
 
 
+def _resent(before: liveness.SessionState, after: liveness.SessionState,
+            client_ms: float | None) -> bool:
+    """Whether the frame that took `before` to `after` is a copy of the last frame `before`
+    took: the same bytes with the same client capture time."""
+    return (client_ms is not None and before.last_client_ms == client_ms
+            and before.last_digest is not None and before.last_digest == after.last_digest)
+
+
 def _client_ms(raw: str | None) -> float | None:
     """The client's capture time in ms, or None when absent or not a finite number."""
     if raw is None or len(raw) > 32:
@@ -131,10 +140,16 @@ def submit_frame(
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_value(current.state)
     received = now().timestamp()
+    client_ms = _client_ms(client_timestamp_ms)
     commit_so_far()
     outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
-                                     client_timestamp_ms=_client_ms(client_timestamp_ms),
-                                     analyzer=frame_analyzer())
+                                     client_timestamp_ms=client_ms, analyzer=frame_analyzer())
+    if _resent(state, outcome.state, client_ms):
+        # A client retrying after a lost answer: the frame was applied already. Taken again,
+        # its capture time would not increase, and that fails the whole attempt.
+        raise WebError(409, "frame_already_received",
+                       "This frame (same image and capture time) was already received; "
+                       "send the next one.")
     status = dict(outcome.status)
     attempts_left = MAX_LIVENESS_SESSIONS - sessions_used
     if status.get("status") == "in_progress":
