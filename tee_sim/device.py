@@ -268,13 +268,14 @@ class DeviceStore:
         if not self.directory.is_dir():
             return out
         for path in sorted(self.directory.iterdir()):
-            if (
-                not _DEVICE_ID.match(path.name)
-                or not SealedStorage(self.directory, path.name).exists()
-            ):
+            storage = SealedStorage(self.directory, path.name)
+            if not _DEVICE_ID.match(path.name) or not storage.exists():
                 continue
             try:
-                state, _ = SealedStorage(self.directory, path.name).load()
+                # Under the device's lock, as every transaction: unsealing reads the state, then
+                # the RPMB, and may complete an interrupted RPMB write.
+                with exclusive_lock(storage.device_dir / "lock"):
+                    state, _ = storage.load()
                 out.append(DeviceSummary(path.name, state["profile"], state["created_at"], "ok"))
             except TeeError as exc:
                 out.append(DeviceSummary(path.name, None, None, str(exc)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -95,7 +96,9 @@ def test_a_guess_cut_off_before_its_rpmb_write_teaches_nothing(
     device = make_device("genuine")
     wallet.set_pin(device, pin="2468")
     state = store.directory / device.device_id / "state.bin"
-    cut = store.directory / ".rpmb" / f".{device.device_id}.{os.getpid()}.tmp"
+    # The RPMB update writes `.rpmb/.<device id>.<pid>.<thread id>.tmp`, then renames it.
+    tmp_name = f".{device.device_id}.{os.getpid()}.{threading.get_ident()}.tmp"
+    cut = store.directory / ".rpmb" / tmp_name
     pin = device.open_session(PIN_TA)
 
     def cut_off_guess(guess: str) -> tuple[TeeStatus, bytes]:
