@@ -116,7 +116,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    issuer_key = _hex(args.issuer_key, "--issuer-key") if args.issuer_key else None
+    issuer_key = None if args.issuer_key is None else _hex(args.issuer_key, "--issuer-key")
     print(_store(args, create=True).create(args.profile, issuer_public_key=issuer_key))
     return 0
 

@@ -151,6 +151,8 @@ def test_flip(device: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> No
         ["create", "--profile", "genuine", "--issuer-key", "00" * 32],  # small order
         ["create", "--profile", "genuine", "--issuer-key", "01" + "00" * 31],  # the identity
         ["create", "--profile", "genuine", "--issuer-key", "11" * 32],
+        ["create", "--profile", "genuine", "--issuer-key", ""],  # made a device without one
+        ["create", "--profile", "genuine", "--issuer-key", " "],
         ["show", "dev-0000000000000000"],
         ["show", "../../etc/passwd"],
         ["invoke", "DEV", "nota", "list_keys"],
