@@ -227,6 +227,9 @@ class ProvisioningSession(Base):
     channel_state_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16))  # open / sent / personalized / failed
     result: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the PROVISION_RESULT record that set `result`: its byte-identical resend (a
+    # retry after a lost answer) gets the same answer instead of a conflict
+    result_record_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -6,6 +6,8 @@ PROVISION_RESULT record (phone). Channel state between requests is stored encryp
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -134,11 +136,20 @@ def complete_provisioning(
     session: Session, *, application_id: str, record: bytes, keys: IssuerKeys, now: datetime,
     rng: RandomBytes = system_random,
 ) -> ProvisioningResult:
-    """Open the phone's PROVISION_RESULT record and store whether the SE is personalized."""
+    """Open the phone's PROVISION_RESULT record and store whether the SE is personalized.
+
+    The same record sent again once its result is stored (a retry after a lost answer) gets
+    that result again and changes nothing; any other record then is a `Conflict`.
+    """
     now = require_aware(now)
     application = lock_application(session, application_id=application_id, now=now)
     card = _card_of(session, application.id)
     row = _latest_session(session, card)
+    digest = hashlib.sha256(record).digest()
+    if (row.status in ("personalized", "failed") and row.result is not None
+            and row.result_record_hash is not None
+            and hmac.compare_digest(row.result_record_hash, digest)):
+        return _result_of(int(row.result, 16))
     if row.status != "sent":
         raise Conflict("no provisioning record is awaiting an answer")
     try:
@@ -146,15 +157,21 @@ def complete_provisioning(
     except ChannelError as exc:
         raise Conflict(exc.message) from None
     _store_channel(row, channel, keys, rng)
-    personalized = status_word == SW_OK
-    row.status = "personalized" if personalized else "failed"
+    outcome = _result_of(status_word)
+    row.status = "personalized" if outcome.personalized else "failed"
     row.result = f"{status_word:04X}"
+    row.result_record_hash = digest
     row.updated_at = now
     record_event(session, application=application, kind="provisioning_result", actor="system",
                  now=now, details={"card_id": card.id, "status_word": row.result})
     session.flush()
+    return outcome
+
+
+def _result_of(status_word: int) -> ProvisioningResult:
+    personalized = status_word == SW_OK
     return ProvisioningResult(personalized=personalized, status_word=status_word,
-                              reason=None if personalized else f"se_status_{row.result}")
+                              reason=None if personalized else f"se_status_{status_word:04X}")
 
 
 def is_provisioned(session: Session, *, card_id: int) -> bool:

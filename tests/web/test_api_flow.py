@@ -6,13 +6,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tee_sim import wallet
 from tests.web.api_driver import (
     ApiApplicant,
     Phone,
+    b64,
     bind_phone,
     provision,
     sign_agreement,
     start_applicant,
+    unb64,
 )
 
 pytestmark = pytest.mark.integration
@@ -99,3 +102,31 @@ def test_opening_provisioning_again_after_the_card_is_in_the_phone_is_refused(
     activated = applicant.post("/card/activate")
     assert activated.status_code == 200, activated.get_json()
     assert activated.get_json()["status"] == "active"
+
+
+def test_a_provisioning_result_sent_again_after_a_lost_answer_gets_the_same_answer(
+    client: FlaskClient, app: Flask
+) -> None:
+    """The phone's PROVISION_RESULT record resent byte for byte (the first answer was lost)
+    answers the recorded result again; another record after it stays a 409."""
+    applicant, phone = approved_with_card(client, app)
+    hello = unb64(applicant.post("/card/provisioning").get_json()["hello"])
+    wallet.open_channel(phone.device, hello=hello)
+    se_challenge = wallet.se_challenge(phone.device)
+    record = unb64(applicant.post("/card/provisioning/payload",
+                                  {"se_challenge": b64(se_challenge)}).get_json()["record"])
+    delivered = wallet.receive_provisioning(phone.device, record=record)
+    answer = b64(delivered["response"])  # type: ignore[arg-type]
+    first = applicant.post("/card/provisioning/result", {"record": answer})
+    assert first.status_code == 200, first.get_json()
+    again = applicant.post("/card/provisioning/result", {"record": answer})
+    assert again.status_code == 200, again.get_json()
+    assert again.get_data() == first.get_data()
+    other = bytearray(unb64(answer))
+    other[-1] ^= 1
+    refused = applicant.post("/card/provisioning/result", {"record": b64(bytes(other))})
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "conflict"
+    assert applicant.get("/card").get_json()["provisioned"] is True
+    wallet_set_pin(phone, "2468")
+    assert applicant.post("/card/activate").get_json()["status"] == "active"
