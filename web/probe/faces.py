@@ -40,11 +40,13 @@ RECORDED_ORDER = ("nod", "turn_right", "blink")
 
 @dataclass(frozen=True)
 class FaceClips:
-    """JPEG frames at `FPS`: honest pieces and the attack recordings."""
+    """JPEG frames at `FPS`: honest pieces and the attack recordings, with the challenge
+    actions each recording performs in one pass (none for the photos)."""
 
     neutral: tuple[bytes, ...]
     actions: dict[str, tuple[bytes, ...]]
     attacks: dict[str, tuple[bytes, ...]]
+    attack_actions: dict[str, tuple[str, ...]]
 
 
 class _Renderer:
@@ -92,7 +94,11 @@ def render_face_clips(*, seed: int = 7, workers: int = 4) -> FaceClips:
     for kind in ("static_photo", "photo_jitter"):
         attacks[kind] = tuple(encode_jpeg(f) for f in photo_attack(
             puppet.image, kind=kind, seconds=10.0, fps=FPS, rng=rng, noise=LOOK.noise))
-    return FaceClips(neutral=neutral, actions=rendered, attacks=attacks)
+    attack_actions = {"replay_other_order": RECORDED_ORDER,
+                      "looping_video": tuple(c.value for c in Challenge),
+                      "static_photo": (), "photo_jitter": ()}
+    return FaceClips(neutral=neutral, actions=rendered, attacks=attacks,
+                     attack_actions=attack_actions)
 
 
 def looped(frames: Sequence[bytes]) -> Iterator[bytes]:

@@ -22,6 +22,12 @@ class SessionEnd:
     passed: bool
     reply: Reply
     frames_sent: int
+    asked: tuple[str, ...] = ()  # the prompts the server gave, in order
+
+    @property
+    def asked_text(self) -> str:
+        """The prompts as one comma-separated line ("no prompt" when there was none)."""
+        return ", ".join(self.asked) or "no prompt"
 
     @property
     def reasons(self) -> str:
@@ -43,6 +49,7 @@ def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = Non
         raise ProbeAborted(f"cannot start a liveness session: {started.reason}")
     t0 = time.monotonic()
     sent = 0
+    prompts: dict[int, str] = {}
     source: Iterator[bytes] = iter(frames)
     while time.monotonic() - t0 < max_seconds:
         frame = next(source, None)
@@ -56,14 +63,25 @@ def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = Non
         reply = sender.send_frame(frame, client_ms=int(time.time() * 1000))
         sent += 1
         if not reply.ok:
-            return SessionEnd(finished=False, passed=False, reply=reply, frames_sent=sent)
+            return SessionEnd(finished=False, passed=False, reply=reply, frames_sent=sent,
+                              asked=_in_order(prompts))
         body = reply.body if isinstance(reply.body, dict) else {}
+        status = body.get("liveness")
+        if not isinstance(status, dict):
+            status = {}
+        index, prompt = status.get("challenge_index"), status.get("prompt")
+        if isinstance(index, int) and isinstance(prompt, str):
+            prompts[index] = prompt
         if body.get("finished"):
             return SessionEnd(finished=True, passed=bool(body.get("passed")), reply=reply,
-                              frames_sent=sent)
+                              frames_sent=sent, asked=_in_order(prompts))
         if respond is not None:
-            respond(body.get("liveness") or {})
+            respond(status)
     raise ProbeAborted(f"the liveness session gave no verdict after {sent} frames")
+
+
+def _in_order(prompts: dict[int, str]) -> tuple[str, ...]:
+    return tuple(prompts[i] for i in sorted(prompts))
 
 
 class _Performer:
