@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import random
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.web.api_driver import feed_frames, ready_applicant
+from tests.web.api_driver import ApiApplicant, feed_frames, ready_applicant
 from tests.web.conftest import SteppingClock
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -138,3 +139,55 @@ def test_a_frame_sent_again_after_a_lost_answer_changes_nothing(
     assert result["passed"] is True, result
     assert applicant.state() == "liveness_passed"
     assert result["attempts_left"] == 2
+
+
+def _finish_session(applicant: ApiApplicant, clock: SteppingClock,
+                    frames: list[bytes]) -> tuple[bytes, str, dict[str, Any]]:
+    """Post `frames` at 10 fps with capture times until the session finishes: the frame that
+    finished it, its capture time and the answer."""
+    for i in range(400):
+        clock.advance(0.1)
+        jpeg, client_ms = frames[i % len(frames)], str(int(clock().timestamp() * 1000))
+        response = applicant.client.post(
+            applicant.base + "/liveness/frames", data=jpeg, content_type="image/jpeg",
+            headers=applicant.headers(**{"X-Client-Timestamp": client_ms}))
+        assert response.status_code == 200, response.get_json()
+        body: dict[str, Any] = response.get_json()
+        if body["finished"]:
+            return jpeg, client_ms, body
+    raise AssertionError("the session did not finish")
+
+
+@pytest.mark.parametrize("clip", ["live", "photo"])
+def test_the_last_frame_sent_again_says_the_session_already_finished(
+    client: FlaskClient, app: Flask, clock: SteppingClock, live_jpegs: list[bytes],
+    photo_jpegs: list[bytes], clip: str,
+) -> None:
+    """The frame that finished the session, resent after a lost answer, answers 409
+    frame_already_received with the verdict (not "no session is in progress; start one"),
+    and changes nothing; a different frame then still gets the plain "start one first"."""
+    applicant = ready_applicant(client, app)
+    assert applicant.post("/liveness/sessions").status_code == 201
+    jpeg, client_ms, last = _finish_session(applicant, clock,
+                                            live_jpegs if clip == "live" else photo_jpegs)
+    state = applicant.state()
+    clock.advance(0.05)
+    again = client.post(applicant.base + "/liveness/frames", data=jpeg,
+                        content_type="image/jpeg",
+                        headers=applicant.headers(**{"X-Client-Timestamp": client_ms}))
+    assert again.status_code == 409, again.get_json()
+    error = again.get_json()["error"]
+    assert error["code"] == "frame_already_received"
+    assert "already finished" in error["message"]
+    if clip == "live":
+        assert last["passed"] is True and "passed" in error["message"]
+    else:
+        assert last["passed"] is False and "failed" in error["message"]
+        assert "2 attempts left" in error["message"]
+    assert applicant.state() == state
+    other = client.post(applicant.base + "/liveness/frames", data=jpeg,
+                        content_type="image/jpeg",
+                        headers=applicant.headers(**{"X-Client-Timestamp": client_ms + "1"}))
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "conflict"
+    assert applicant.get().get_json()["liveness_attempts_left"] == 2

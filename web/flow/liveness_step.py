@@ -6,6 +6,7 @@ The mediapipe `FrameAnalyzer` is the only per-process object: created lazily, on
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from issuer.onboarding import (
     advance_liveness,
     begin_liveness_session,
     current_liveness,
+    latest_liveness,
     record_liveness_result,
 )
 from issuer.states import ApplicationState
@@ -27,6 +29,10 @@ from web.clock import now
 from web.database import commit_so_far, db_session, run_after_commit
 from web.errors import WebError
 from web.stores import liveness_store, redis_stores
+
+# In a stored result's details: the fingerprint of the frame that finished the session, so that
+# frame sent again is recognised after the session's state is gone.
+FINAL_FRAME_KEY = "final_frame"
 
 _analyzer: liveness.FrameAnalyzer | None = None
 _analyzer_lock = threading.Lock()
@@ -136,11 +142,13 @@ def submit_frame(
     store = liveness_store()
     current = current_liveness(db_session(), application_id=application_id,
                                liveness_store=store)
+    client_ms = _client_ms(client_timestamp_ms)
     if current is None:
+        _refuse_resent_final_frame(application_id=application_id, jpeg=jpeg,
+                                   client_ms=client_ms, sessions_used=sessions_used)
         raise Conflict("no liveness session is in progress; start one first")
     state = liveness.SessionState.from_value(current.state)
     received = now().timestamp()
-    client_ms = _client_ms(client_timestamp_ms)
     commit_so_far()
     outcome = liveness.process_frame(state, jpeg=jpeg, timestamp=received,
                                      client_timestamp_ms=client_ms, analyzer=frame_analyzer())
@@ -169,6 +177,7 @@ def submit_frame(
     verdict = liveness.result(outcome.state)
     details = verdict.to_dict()
     details.pop("keyframes", None)
+    details[FINAL_FRAME_KEY] = _fingerprint(jpeg, client_ms)
     view = record_liveness_result(
         db_session(), application_id=application_id, passed=verdict.passed,
         score=float(verdict.score), details=details, keyframes=list(verdict.keyframes),
@@ -183,6 +192,33 @@ def submit_frame(
     return LivenessStatus(liveness=status, attempts_left=attempts_left, finished=True,
                           passed=verdict.passed, reasons=reasons,
                           application_state=view.state.value)
+
+
+def _fingerprint(jpeg: bytes, client_ms: float | None) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(jpeg).hexdigest(), "client_ms": client_ms}
+
+
+def _refuse_resent_final_frame(*, application_id: str, jpeg: bytes, client_ms: float | None,
+                               sessions_used: int) -> None:
+    """409 `frame_already_received`, with the verdict, when this frame is a copy (same bytes,
+    same client capture time) of the frame that finished the latest session: a client
+    retrying after the answer to its last frame was lost. Returns for any other frame."""
+    if client_ms is None:
+        return
+    latest = latest_liveness(db_session(), application_id=application_id)
+    if latest is None or latest.details.get(FINAL_FRAME_KEY) != _fingerprint(jpeg, client_ms):
+        return
+    attempts_left = max(0, MAX_LIVENESS_SESSIONS - sessions_used)
+    if latest.passed:
+        verdict = "passed; go on to the interview"
+    elif attempts_left:
+        verdict = (f"failed; {attempts_left} attempt{'s' if attempts_left != 1 else ''} left, "
+                   "start a new session to try again")
+    else:
+        verdict = "failed; no attempts are left"
+    raise WebError(409, "frame_already_received",
+                   "This frame (same image and capture time) was already received: it was the "
+                   f"last of the camera check, which already finished and {verdict}.")
 
 
 def _reason(raw: object) -> dict[str, str]:
