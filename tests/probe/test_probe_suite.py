@@ -48,12 +48,19 @@ def test_every_attack_is_detected(server: RunningServer, tmp_path: Path) -> None
         "--staff-user", user, "--staff-password", f"{user}-password-1")]
     run = cardsim(server.env, "probe", "--base-url", server.url, "--json", str(report_path),
                   "--device-dir", server.env["CARDSIM_DEVICE_DIR"], *staff_args)
-    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    print(run.stdout, run.stderr, sep="\n")  # shown by pytest when the test fails
+    assert report_path.exists(), f"probe exited {run.returncode} without a report: " \
+                                 f"{run.stderr[-3000:]}"
     report = json.loads(report_path.read_text())
-    assert report["could_not_run"] == [] and report["skipped"] == []
-    assert report["not_detected"] == []
+    # Every attack that failed, by name, with what the probe observed.
+    failures = [f"{'no server reason:' if r['detected'] else 'NOT DETECTED'} {r['name']}: "
+                f"{r['server_reason']}" for r in report["results"]
+                if not r["detected"] or not r["server_reason"]]
+    failures += [f"could not run {e['scenario']}: {e['why']}" for e in report["could_not_run"]]
+    failures += [f"skipped {e['scenario']}: {e['why']}" for e in report["skipped"]]
+    assert failures == [], "\n".join(failures)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     names = [r["name"] for r in report["results"]]
-    assert all(r["detected"] and r["server_reason"] for r in report["results"])
     missing = [words for words in REQUIRED if not any(words in name for name in names)]
     assert missing == [], names
     assert f"{len(names)} attacks, {len(names)} detected, 0 not detected" in run.stdout
