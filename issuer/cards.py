@@ -19,6 +19,7 @@ from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.cvv import CVV2_SERVICE_CODE, compute_cvv
 from issuer.decisions import latest_decision
 from issuer.errors import Conflict, NotFound, ValidationFailed
+from issuer.idempotency import check_idempotency_key
 from issuer.keys import IssuerKeys
 from issuer.models import Card, CardEvent
 from issuer.pan import new_dpan, new_pan
@@ -29,7 +30,6 @@ from issuer.vault import decrypt_number, encrypt_number, lookup_hash, mask_numbe
 CARD_VALIDITY_YEARS = 5
 SERVICE_CODE = "201"  # international, chip card, normal authorisation
 MAX_NUMBER_ATTEMPTS = 20
-MAX_IDEMPOTENCY_KEY = 128
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,7 @@ def issue_card(
     and the unique constraint on `card.application_id` backs it up.
     """
     now = require_aware(now)
-    if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
-        raise ValidationFailed({"idempotency_key": "Idempotency key must be 1-128 printable "
-                                "characters."})
+    check_idempotency_key(idempotency_key)
     application = lock_application(session, application_id=application_id, now=now)
     existing = session.scalar(select(Card).where(Card.application_id == application.id))
     if existing is not None:

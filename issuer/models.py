@@ -61,6 +61,13 @@ class Application(Base):
     liveness_sessions: Mapped[int] = mapped_column(Integer, default=0)
     binding_attempts: Mapped[int] = mapped_column(Integer, default=0)
     offered_credit_limit: Mapped[int | None] = mapped_column(BigInteger)
+    # Started with an Idempotency-Key (`issuer.onboarding.start_application`): the key's keyed
+    # hash, the hash of the request it came with, and, for a short window and only until the
+    # access token is first used, that token encrypted under the KEK to answer a retry.
+    idempotency_key_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    creation_request_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    creation_replay: Mapped[bytes | None] = mapped_column(LargeBinary)
+    creation_replay_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     applicant: Mapped[Applicant | None] = relationship()
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from issuer.applications import (
@@ -29,6 +30,7 @@ from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.decision import credit_limit_for, prescreen_declines
 from issuer.ephemeral import LivenessStateStore, SqlLivenessStateStore, pointer_key
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from issuer.idempotency import check_idempotency_key
 from issuer.identity import validate_identity
 from issuer.keys import IssuerKeys
 from issuer.models import (
@@ -41,18 +43,38 @@ from issuer.models import (
 )
 from issuer.personal_data import seal_identity
 from issuer.states import ApplicationState
+from issuer.vault import decrypt_number, encrypt_number
 
 MAX_LIVENESS_SESSIONS = 3
 MAX_KEYFRAMES = 12
 MAX_KEYFRAME_BYTES = 2_000_000
 
 
+# How long the answer to a start with an Idempotency-Key can be given again, at most: the
+# access token is kept (encrypted under the KEK) only this long, and only until its first use.
+CREATION_REPLAY_WINDOW = timedelta(minutes=10)
+MIN_CREATION_KEY = 16  # the key stands for the client during the window: it must be unguessable
+_PURGE_BATCH = 100
+
+
 @dataclass(frozen=True)
 class StartedApplication:
-    """A new application and the applicant's access token (shown once, only its hash is kept)."""
+    """A new application and the applicant's access token (shown once, only its hash is kept;
+    `replayed`: the answer to an earlier start with the same idempotency key, given again)."""
 
     application: ApplicationView
     access_token: str
+    replayed: bool = False
+
+
+class CreationKeyConflict(Conflict):
+    """A start's idempotency key cannot be answered: `reason` is `idempotency_key_mismatch`
+    (the key came with another request) or `idempotency_answer_gone` (the window is over,
+    or the access token has been used since)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,11 +98,28 @@ def _encode_id(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+@dataclass(frozen=True)
+class CreationKey:
+    """A start's idempotency key, the digest of the request it came with, and the issuer keys
+    that hash the key and encrypt the token kept to answer a retry."""
+
+    key: str
+    request_digest: bytes
+    keys: IssuerKeys
+
+
 def start_application(
     session: Session, *, now: datetime, ttl: timedelta | None = None,
-    rng: RandomBytes = system_random,
+    rng: RandomBytes = system_random, idempotency: CreationKey | None = None,
 ) -> StartedApplication:
-    """Open a new application in state `started`, expiring after `ttl` (env default 72 h)."""
+    """Open a new application in state `started`, expiring after `ttl` (env default 72 h).
+
+    With `idempotency`, a start with the same key answers with the application that key
+    started and the same access token (`replayed`), within `CREATION_REPLAY_WINDOW` and until
+    that token is first used; otherwise `CreationKeyConflict`, as for the same key with
+    another request. Concurrent starts with one key make one application: the unique key
+    hash refuses the others' rows, and they answer with the one that was committed.
+    """
     now = require_aware(now)
     lifetime = application_ttl_from_env() if ttl is None else ttl
     token = _encode_id(rng(32))
@@ -89,11 +128,87 @@ def start_application(
         access_token_hash=_token_hash(token), created_at=now, updated_at=now,
         expires_at=now + lifetime, liveness_sessions=0, binding_attempts=0,
     )
-    session.add(application)
-    session.flush()
+    if idempotency is None:
+        session.add(application)
+        session.flush()
+    else:
+        check_idempotency_key(idempotency.key, field="Idempotency-Key",
+                              min_length=MIN_CREATION_KEY)
+        key_hash = _creation_key_hash(idempotency)
+        _forget_old_replays(session, now=now)
+        if session.scalar(select(Application.id)
+                          .where(Application.idempotency_key_hash == key_hash)) is not None:
+            return _replay(session, key_hash=key_hash, creation=idempotency, now=now)
+        application.idempotency_key_hash = key_hash
+        application.creation_request_hash = idempotency.request_digest
+        application.creation_replay = encrypt_number(kek=idempotency.keys.kek, number=token,
+                                                     rng=rng)
+        application.creation_replay_until = now + CREATION_REPLAY_WINDOW
+        try:
+            with session.begin_nested():
+                session.add(application)
+                session.flush()
+        except IntegrityError:
+            # Another start with this key committed its row first (PostgreSQL waited for it).
+            return _replay(session, key_hash=key_hash, creation=idempotency, now=now)
     record_event(session, application=application, kind="started", actor="applicant", now=now,
-                 details={"expires_at": application.expires_at.isoformat()})
+                 details={"expires_at": application.expires_at.isoformat(),
+                          "idempotency_key": idempotency is not None})
     return StartedApplication(application=view_of(application), access_token=token)
+
+
+def _creation_key_hash(creation: CreationKey) -> bytes:
+    # Keyed, so a copy of the database does not let anyone test guessed keys.
+    return hmac.new(creation.keys.pan_hmac_key,
+                    b"application idempotency key\x00" + creation.key.encode("utf-8"),
+                    hashlib.sha256).digest()
+
+
+def _replay(session: Session, *, key_hash: bytes, creation: CreationKey,
+            now: datetime) -> StartedApplication:
+    application = session.scalar(select(Application)
+                                 .where(Application.idempotency_key_hash == key_hash)
+                                 .with_for_update()
+                                 .execution_options(populate_existing=True))
+    if application is None:  # only if the row vanished between two statements
+        raise Conflict("the application this idempotency key started is gone")
+    if application.creation_request_hash is None or not hmac.compare_digest(
+            application.creation_request_hash, creation.request_digest):
+        raise CreationKeyConflict(
+            "idempotency_key_mismatch",
+            "this Idempotency-Key already started an application with a different request "
+            "body; send the same body to get that answer again, or use a new key")
+    sealed, until = application.creation_replay, application.creation_replay_until
+    if sealed is None or until is None or now >= until:
+        _drop_replay(application)
+        minutes = int(CREATION_REPLAY_WINDOW.total_seconds() // 60)
+        raise CreationKeyConflict(
+            "idempotency_answer_gone",
+            "this Idempotency-Key already started an application, but its answer is kept "
+            f"only for {minutes} minutes and only until its access token is first used; use "
+            "the access token from that answer, or start again with a new key")
+    token = decrypt_number(kek=creation.keys.kek, ciphertext=sealed)
+    locked = lock_application(session, application_id=application.id, now=now)
+    # The access token went out again: audited like the start itself.
+    record_event(session, application=locked, kind="start_answered_again", actor="applicant",
+                 now=now, details={"expires_at": locked.expires_at.isoformat()})
+    return StartedApplication(application=view_of(locked), access_token=token, replayed=True)
+
+
+def _drop_replay(application: Application) -> None:
+    if application.creation_replay is not None or application.creation_replay_until is not None:
+        application.creation_replay = None
+        application.creation_replay_until = None
+
+
+def _forget_old_replays(session: Session, *, now: datetime) -> None:
+    """Erase a batch of kept tokens whose window is over (rows another request holds locked
+    are left for a later start, so this never waits)."""
+    stale = session.scalars(select(Application)
+                            .where(Application.creation_replay_until <= now)
+                            .limit(_PURGE_BATCH).with_for_update(skip_locked=True)).all()
+    for application in stale:
+        _drop_replay(application)
 
 
 def authenticate_applicant(
@@ -111,6 +226,8 @@ def authenticate_applicant(
     if not valid:
         raise AccessDenied("this application does not exist or the access token is wrong")
     locked = lock_application(session, application_id=application_id, now=now)
+    # The applicant has its token: a start retried with the same key is not answered again.
+    _drop_replay(locked)
     return view_of(locked)
 
 

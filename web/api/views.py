@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -13,7 +15,12 @@ from flask import Response, current_app, jsonify, request, url_for
 from issuer.applications import ApplicationView
 from issuer.errors import NotFound, ValidationFailed
 from issuer.interview import Answer
-from issuer.onboarding import MAX_LIVENESS_SESSIONS, start_application
+from issuer.onboarding import (
+    MAX_LIVENESS_SESSIONS,
+    CreationKey,
+    CreationKeyConflict,
+    start_application,
+)
 from issuer.states import ApplicationState
 from web.api import api_bp
 from web.applicant.stepper import step_for
@@ -69,15 +76,38 @@ def openapi() -> Response:
     return jsonify(openapi_document())
 
 
+def _idempotency_key() -> str | None:
+    """The `Idempotency-Key` header, None when absent or empty (the issuer checks its form)."""
+    return request.headers.get("Idempotency-Key") or None
+
+
+def _request_digest(body: dict[str, Any]) -> bytes:
+    """SHA-256 of the body as canonical JSON: a retry is the same request whatever its key
+    order or spacing."""
+    try:
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
+        canonical = request.get_data(cache=True)
+    return hashlib.sha256(canonical).digest()
+
+
 @api_bp.post("/applications")
 def create_application() -> tuple[Response, int]:
     enforce_rate_limit("applications", client_group())
+    key = _idempotency_key()
     body = json_object()
     if body.get("consent") is not True:
         raise ValidationFailed({"consent": "consent to processing personal data is required "
                                           "(send \"consent\": true)"})
     ttl = timedelta(hours=float(current_app.config["CARDSIM_APPLICATION_TTL_HOURS"]))
-    started = start_application(db_session(), now=now(), ttl=ttl)
+    creation = None if key is None else CreationKey(
+        key=key, request_digest=_request_digest(body), keys=card_step.issuer_keys())
+    try:
+        started = start_application(db_session(), now=now(), ttl=ttl, idempotency=creation)
+    except CreationKeyConflict as exc:
+        mark_for_commit_despite_error()  # keep the erasure of tokens no longer answered with
+        raise WebError(409, exc.reason, exc.message) from None
     payload = _status(started.application)
     payload["access_token"] = started.access_token
     response = jsonify(payload)
@@ -241,8 +271,8 @@ def get_decision(application_id: str) -> Response:
 @api_bp.post("/applications/<application_id>/card")
 def issue_card(application_id: str) -> tuple[Response, int]:
     application = bearer_application(application_id)
-    key = request.headers.get("Idempotency-Key", "")
-    if not key:
+    key = _idempotency_key()
+    if key is None:
         raise ValidationFailed({"Idempotency-Key": "send an Idempotency-Key header"})
     card_step.issue(application_id=application.id, idempotency_key=key)
     return jsonify(card_step.card_page(application_id=application.id).to_dict()), 201
