@@ -30,6 +30,7 @@ class Journey:
     spent_nonces: list[bytes] = field(default_factory=list)
     provision_record: bytes = b""
     result_record: bytes = b""
+    result_reply: Reply | None = None
 
 
 def journey(ctx: ProbeContext) -> Journey:
@@ -141,9 +142,9 @@ def tampered_result_record(ctx: ProbeContext) -> ProbeResult:
     if verdict.detected and j.applicant.get("/card").field("provisioned"):
         return ProbeResult(verdict.name, False, "refused, but the card is marked provisioned")
     # The honest record must still go through (control).
-    j.applicant.expect(j.applicant.post("/card/provisioning/result",
-                                        {"record": b64(j.result_record)}),
-                       "deliver the genuine provisioning result")
+    j.result_reply = j.applicant.expect(
+        j.applicant.post("/card/provisioning/result", {"record": b64(j.result_record)}),
+        "deliver the genuine provisioning result")
     return verdict
 
 
@@ -155,11 +156,31 @@ def replayed_record_to_phone(ctx: ProbeContext) -> ProbeResult:
 
 
 def replayed_result_to_issuer(ctx: ProbeContext) -> ProbeResult:
-    """The phone's PROVISION_RESULT record sent to the issuer a second time."""
+    """The phone's PROVISION_RESULT record sent to the issuer a second time.
+
+    Detected when the issuer refuses it, or answers exactly as it answered the genuine delivery
+    (how a client's retry after a lost answer is served) and the card is unchanged: either way
+    the record was not processed twice.
+    """
+    name = "secure channel: record replayed to the issuer"
     j = journey(ctx)
+    if j.result_reply is None:
+        raise ProbeAborted("the genuine provisioning result was never delivered")
+    card_before = j.applicant.get("/card").body
     reply = j.applicant.post("/card/provisioning/result", {"record": b64(j.result_record)})
-    return refused("secure channel: record replayed to the issuer", reply,
-                   statuses={409, 422})
+    if reply.status in (409, 422):
+        return ProbeResult(name, True, reply.reason)
+    if not reply.ok:
+        return ProbeResult(name, False, f"server answered unexpectedly: {reply.reason}")
+    if reply.body != j.result_reply.body:
+        return ProbeResult(name, False, f"server accepted the record again with a new answer: "
+                                        f"{reply.text[:200]}")
+    card_after = j.applicant.get("/card").body
+    if card_after != card_before:
+        return ProbeResult(name, False, f"the replay changed the card: {card_before} -> "
+                                        f"{card_after}")
+    return ProbeResult(name, True, f"HTTP {reply.status} with the answer already given to the "
+                                   f"genuine delivery; the card is unchanged (not processed twice)")
 
 
 def reveal_with_another_phone(ctx: ProbeContext) -> ProbeResult:
