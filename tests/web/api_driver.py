@@ -173,12 +173,31 @@ def sign_agreement(applicant: ApiApplicant, phone: Phone) -> TestResponse:
                                          "signature": b64(signed.signature)})
 
 
-def provision(applicant: ApiApplicant, phone: Phone) -> TestResponse:
+def provisioning_result_record(applicant: ApiApplicant, phone: Phone) -> bytes:
+    """Open the channel, carry the issuer's PROVISION record to the phone, return its answer."""
     hello = unb64(applicant.post("/card/provisioning").get_json()["hello"])
     wallet.open_channel(phone.device, hello=hello)
     se_challenge = wallet.se_challenge(phone.device)
     record = unb64(applicant.post("/card/provisioning/payload",
                                   {"se_challenge": b64(se_challenge)}).get_json()["record"])
     delivered = wallet.receive_provisioning(phone.device, record=record)
+    answer = delivered["response"]
+    assert isinstance(answer, bytes)
+    return answer
+
+
+def provision(applicant: ApiApplicant, phone: Phone) -> TestResponse:
+    """Put the issued card into the phone's secure element."""
     return applicant.post("/card/provisioning/result",
-                          {"record": b64(delivered["response"])})  # type: ignore[arg-type]
+                          {"record": b64(provisioning_result_record(applicant, phone))})
+
+
+def issue_card_after_liveness(applicant: ApiApplicant, app: Flask) -> Phone:
+    """Interview, a new bound phone, the signed agreement, approval and an issued card."""
+    assert applicant.answer_interview().status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200
+    assert applicant.post("/decision").get_json()["outcome"] == "approved"
+    assert applicant.post("/card", None, **{"Idempotency-Key": "k-1"}).status_code == 201
+    return phone

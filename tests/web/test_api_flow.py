@@ -12,7 +12,9 @@ from tests.web.api_driver import (
     Phone,
     b64,
     bind_phone,
+    issue_card_after_liveness,
     provision,
+    provisioning_result_record,
     sign_agreement,
     start_applicant,
     unb64,
@@ -62,13 +64,11 @@ def test_api_walks_an_applicant_to_an_activated_card(client: FlaskClient, app: F
 
 
 def wallet_card(phone: Phone) -> dict[str, object]:
-    from tee_sim import wallet
 
     return wallet.card_summary(phone.device)
 
 
 def wallet_set_pin(phone: Phone, pin: str) -> None:
-    from tee_sim import wallet
 
     wallet.set_pin(phone.device, pin=pin)
 
@@ -78,13 +78,7 @@ def approved_with_card(client: FlaskClient, app: Flask) -> tuple[ApiApplicant, P
     applicant = start_applicant(client, app)
     assert applicant.submit_identity().status_code == 200
     applicant.pass_liveness()
-    assert applicant.answer_interview().status_code == 200
-    phone = Phone(app)
-    assert bind_phone(applicant, phone).status_code == 200
-    assert sign_agreement(applicant, phone).status_code == 200
-    assert applicant.post("/decision").get_json()["outcome"] == "approved"
-    assert applicant.post("/card", None, **{"Idempotency-Key": "k-1"}).status_code == 201
-    return applicant, phone
+    return applicant, issue_card_after_liveness(applicant, app)
 
 
 def test_opening_provisioning_again_after_the_card_is_in_the_phone_is_refused(
@@ -110,13 +104,7 @@ def test_a_provisioning_result_sent_again_after_a_lost_answer_gets_the_same_answ
     """The phone's PROVISION_RESULT record resent byte for byte (the first answer was lost)
     answers the recorded result again; another record after it stays a 409."""
     applicant, phone = approved_with_card(client, app)
-    hello = unb64(applicant.post("/card/provisioning").get_json()["hello"])
-    wallet.open_channel(phone.device, hello=hello)
-    se_challenge = wallet.se_challenge(phone.device)
-    record = unb64(applicant.post("/card/provisioning/payload",
-                                  {"se_challenge": b64(se_challenge)}).get_json()["record"])
-    delivered = wallet.receive_provisioning(phone.device, record=record)
-    answer = b64(delivered["response"])  # type: ignore[arg-type]
+    answer = b64(provisioning_result_record(applicant, phone))
     first = applicant.post("/card/provisioning/result", {"record": answer})
     assert first.status_code == 200, first.get_json()
     again = applicant.post("/card/provisioning/result", {"record": answer})

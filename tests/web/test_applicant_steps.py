@@ -15,11 +15,9 @@ from issuer.cards import card_for_application, freeze_card
 from tee_sim import wallet
 from tests.web.api_driver import (
     ApiApplicant,
-    Phone,
-    bind_phone,
+    issue_card_after_liveness,
     provision,
     ready_applicant,
-    sign_agreement,
 )
 from tests.web.test_decision_pages import open_in_browser
 from tests.web.test_pages import csrf_token, start, submit_identity
@@ -147,12 +145,7 @@ def test_the_phone_side_button_is_at_least_24_css_pixels_wide() -> None:
 def test_a_card_frozen_by_the_bank_says_so_and_whom_to_ask(client: FlaskClient,
                                                            app: Flask) -> None:
     applicant = interviewing(client, app)
-    assert applicant.answer_interview().status_code == 200
-    phone = Phone(app)
-    assert bind_phone(applicant, phone).status_code == 200
-    assert sign_agreement(applicant, phone).status_code == 200
-    assert applicant.post("/decision").get_json()["outcome"] == "approved"
-    assert applicant.post("/card", None, **{"Idempotency-Key": "k-1"}).status_code == 201
+    phone = issue_card_after_liveness(applicant, app)
     assert provision(applicant, phone).status_code == 200
     wallet.set_pin(phone.device, pin="2468")
     assert applicant.post("/card/activate").get_json()["status"] == "active"
