@@ -48,8 +48,9 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     the RPMB counter that would be a free PIN guess). A failed write leaves no temporary file.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as out:
+        with open(fd, "wb") as out:
             out.write(data)  # a file object retries short writes; os.write would not
             out.flush()
             os.fsync(out.fileno())
