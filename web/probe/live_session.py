@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,30 @@ class SessionEnd:
         return self.reply.reason
 
 
+class FramePacer:
+    """When to send the next frame: FPS frames a second, like a camera, never a catch-up burst.
+
+    After a stall (a slow answer) a camera has dropped the frames it could not deliver; sending
+    them back to back instead would look like an injected stream (frames closer together than a
+    camera makes them) and could run into the server's frame rate limit. So the schedule
+    restarts from the moment the probe is ready again.
+    """
+
+    def __init__(self, *, fps: float = FPS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / fps
+        self._clock = clock
+        self._due = clock()
+
+    def wait(self) -> float:
+        """Seconds to sleep before the next frame may go (0 when it may go now)."""
+        return max(0.0, self._due - self._clock())
+
+    def sent(self) -> None:
+        """A frame went: the next is due one interval later, or now if that is already past."""
+        self._due = max(self._due + self._interval, self._clock())
+
+
 def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = None,
             senders: Sequence[Applicant] = (), max_seconds: float = MAX_SECONDS) -> SessionEnd:
     senders = tuple(senders) or (applicant,)
@@ -48,6 +72,7 @@ def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = Non
     if started.status != 201:
         raise ProbeAborted(f"cannot start a liveness session: {started.reason}")
     t0 = time.monotonic()
+    pacer = FramePacer()
     sent = 0
     prompts: dict[int, str] = {}
     source: Iterator[bytes] = iter(frames)
@@ -55,12 +80,10 @@ def _stream(applicant: Applicant, frames: Iterable[bytes], *, respond: Any = Non
         frame = next(source, None)
         if frame is None:
             break
-        due = t0 + sent / FPS
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        time.sleep(pacer.wait())
         sender = senders[sent % len(senders)]
         reply = sender.send_frame(frame, client_ms=int(time.time() * 1000))
+        pacer.sent()
         sent += 1
         if not reply.ok:
             return SessionEnd(finished=False, passed=False, reply=reply, frames_sent=sent,
