@@ -175,6 +175,31 @@ class CaseView:
     assignee_id: int | None
 
 
+def displayable_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD.
+
+    A JSON string can carry one (`"\\ud800"`) and a JSON column stores it as written, but no
+    page or export can encode it as UTF-8: shown as is, it would make the whole case fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def displayable(value: Any) -> Any:
+    """Stored JSON (details, transcripts, chain summaries) with every string, keys included,
+    made `displayable_text`."""
+    if isinstance(value, str):
+        return displayable_text(value)
+    if isinstance(value, dict):
+        return {displayable(key): displayable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [displayable(item) for item in value]
+    return value
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -303,7 +328,7 @@ def summarise_liveness_details(details: dict[str, Any]) -> EvidenceSummary:
 
 def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvidence:
     """Timings, failure reasons and trace plots of one stored liveness session."""
-    details = dict(result.details or {})
+    details: dict[str, Any] = displayable(dict(result.details or {}))
     summary = summarise_liveness_details(details)
     keyframe_ids = tuple(session.scalars(
         select(LivenessKeyframe.id).where(LivenessKeyframe.liveness_result_id == result.id)
@@ -318,7 +343,7 @@ def liveness_evidence(session: Session, result: LivenessResult) -> LivenessEvide
 
 def _interview(record: InterviewRecord) -> InterviewInfo:
     answers: list[InterviewAnswer] = []
-    raw = record.answers or {}
+    raw: dict[str, Any] = displayable(dict(record.answers or {}))
     transcript = raw.get("transcript")
     items: list[Any] = (transcript if isinstance(transcript, list)
                         else [{"question": k, "answer": v} for k, v in raw.items()])
@@ -338,7 +363,7 @@ def _interview(record: InterviewRecord) -> InterviewInfo:
                                        answer="" if answer is None else str(answer),
                                        seconds=seconds, flags=tuple(str(f) for f in flags)))
     return InterviewInfo(script_version=record.script_version, answers=tuple(answers),
-                         flags=tuple(record.flags or ()), raw=raw)
+                         flags=tuple(displayable(list(record.flags or ()))), raw=raw)
 
 
 def _check(key: str, raw: Any) -> tuple[str, str, bool | None, str] | None:
@@ -351,7 +376,7 @@ def _check(key: str, raw: Any) -> tuple[str, str, bool | None, str] | None:
 
 
 def _binding(row: DeviceBinding) -> BindingInfo:
-    summary = row.chain_summary or {}
+    summary: dict[str, Any] = displayable(dict(row.chain_summary or {}))
     chain: list[dict[str, str]] = []
     checks: list[tuple[str, str, bool | None, str]] = []
     keyed = {k: v for k, v in summary.items() if isinstance(v, dict)}
@@ -373,14 +398,15 @@ def _binding(row: DeviceBinding) -> BindingInfo:
 
 
 def _agreement(row: SignedAgreement) -> AgreementInfo:
+    refusals: list[Any] = displayable(list(row.refusals or ()))
     if row.signed_at is not None and row.signature:
         verdict = "valid: verified against the attested signing key when signed"
-    elif row.refusals:
-        verdict = "not signed: last attempt refused (" + str(row.refusals[-1].get("reason")) + ")"
+    elif refusals:
+        verdict = "not signed: last attempt refused (" + str(refusals[-1].get("reason")) + ")"
     else:
         verdict = "not signed yet"
     return AgreementInfo(text=row.text, credit_limit=row.credit_limit, signed_at=row.signed_at,
-                         signature_verdict=verdict, refusals=tuple(row.refusals or ()))
+                         signature_verdict=verdict, refusals=tuple(refusals))
 
 
 def _card(session: Session, card: Card) -> CardInfo:
@@ -429,7 +455,7 @@ def load_case(
         application=view_of(application),
         identity=identity,
         timeline=tuple(TimelineEntry(e.at, e.kind, e.from_state, e.to_state, e.actor,
-                                     dict(e.details or {})) for e in events),
+                                     displayable(dict(e.details or {}))) for e in events),
         liveness=tuple(liveness_evidence(session, r) for r in results),
         interview=None if interview is None else _interview(interview),
         bindings=tuple(_binding(b) for b in bindings),
