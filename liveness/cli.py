@@ -17,6 +17,8 @@ from liveness.corpus import (
     ATTACK_TYPES,
     ClipMaker,
     ClipSpec,
+    check_clip_files,
+    corpus_out_problem,
     generate_clips,
     make_browser_clip,
     read_manifest,
@@ -92,8 +94,22 @@ def _positive(text: str) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_one_line(message)}", file=sys.stderr)
     return 2
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters escaped (a file name may hold a newline) and bytes that
+    are not UTF-8 (kept by Python as surrogates) shown as \\xNN: one printable line."""
+    out = []
+    for char in text:
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(ascii(char)[1:-1])
+    return "".join(out)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -104,8 +120,9 @@ def _generate(args: argparse.Namespace) -> int:
         if unknown:
             return _fail(f"unknown attack type(s) {', '.join(unknown)}; known: "
                          f"{', '.join(ATTACK_TYPES)}")
-        if args.out.exists() and not args.out.is_dir():
-            return _fail(f"--out {args.out} is not a directory")
+        problem = corpus_out_problem(args.out)
+        if problem:
+            return _fail(f"--out {args.out} {problem}")
         if args.browser_clip is not None:
             problem = _unwritable_file(args.browser_clip)
             if problem:
@@ -150,11 +167,14 @@ def _unwritable_file(path: Path) -> str | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    # FFmpeg logs its own lines for a damaged clip; the command's error is the one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     latencies: list[float] = []
     try:
         specs = read_manifest(args.corpus)  # fail fast, before loading the face mesh
         if not {"calibration", "report"} <= {spec.half for spec in specs}:
             return _fail("the corpus needs clips in both the calibration and the report half")
+        check_clip_files(args.corpus, specs)
         clips = analyse_corpus(args.corpus, FrameAnalyzer(), latencies=latencies)
     except LivenessError as exc:
         return _fail(exc.message)
@@ -262,5 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m liveness")
     _add_commands(parser.add_subparsers(dest="liveness_command", required=True))
     args = parser.parse_args(argv)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130  # as `cardsim`: interrupted, no traceback
     return status

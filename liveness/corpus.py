@@ -8,13 +8,17 @@ micro-motion and sensor noise. Attack clips replay the same photos the way attac
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import math
 import os
 import random
+import re
+import secrets
+import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +40,7 @@ ATTACK_TYPES = ("static_photo", "photo_jitter", "photo_rigid", "replay_other_ord
                 "loop_all_actions", "frozen_frames", "two_faces")
 BONA_FIDE = "bona_fide"
 CORPUS_FPS = 10
+HALVES = ("calibration", "report")
 MANIFEST = "manifest.json"
 
 
@@ -235,6 +240,7 @@ class ClipSpec:
     fps: float
     frames: int = 0
     file: str = ""
+    digest: str = ""  # BLAKE2b-128 of the clip file, hex (empty in manifests before it)
 
 
 class ClipMaker:
@@ -393,60 +399,204 @@ def write_clip(path: Path, frames: Sequence[bytes], fps: float) -> None:
     first = cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR)
     height, width = first.shape[:2]
     fourcc = cv2.VideoWriter.fourcc(*"MJPG")
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
-    if not writer.isOpened():
-        raise CorpusError("write_failed", f"cannot write video {path}")
-    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+    # Through the directory's descriptor: OpenCV crashes on a path that is not valid UTF-8.
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for data in frames:
-            writer.write(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        writer = cv2.VideoWriter(f"{_opencv_path(folder, path.parent)}/{path.name}", fourcc,
+                                 fps, (width, height))
+        if not writer.isOpened():
+            raise CorpusError("write_failed", f"cannot write video {path}")
+        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+        try:
+            for data in frames:
+                writer.write(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        finally:
+            writer.release()
     finally:
-        writer.release()
+        os.close(folder)
 
 
-def read_video(path: Path, *, max_side: int = 4096) -> tuple[list[Image], float]:
-    """All frames of a video file and its frame rate; raises CorpusError when unreadable."""
+MAX_VIDEO_SIDE = 4096
+_LOG_LEVEL_ERROR = 2  # cv::utils::logging::LOG_LEVEL_ERROR (warnings off)
+_STILL_IMAGES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+                 (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _still_image(head: bytes) -> str | None:
+    """The format of a still image file from its first bytes (FFmpeg would read it as a
+    one-frame video), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _STILL_IMAGES if head.startswith(magic)), None)
+
+
+def _opencv_path(fd: int, path: Path) -> str:
+    """A name under which OpenCV opens the file (or directory) open as `fd`.
+
+    `/proc/self/fd/N` refers to exactly the file checked through `fd` (it cannot be swapped for
+    a FIFO in between), is plain ASCII (OpenCV 4.11 crashes with a segmentation fault on a path
+    that is not valid UTF-8) and is never read by FFmpeg as a protocol (`concat:`, `http:`).
+    """
+    if os.path.isdir("/proc/self/fd"):
+        return f"/proc/self/fd/{fd}"
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise CorpusError("no_such_video", f"no such file: {path}") from None
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CorpusError("unreadable_video", f"{path}: OpenCV cannot open a path that is not "
+                                              "valid UTF-8") from None
+    return str(path)
+
+
+class VideoFile:
+    """An open video file, decoded one frame at a time.
+
+    Frames are never all held at once: a minute of 4K video is tens of gigabytes decoded. The
+    frame size is checked from the container before any frame is decoded.
+    """
+
+    def __init__(self, path: Path, *, max_side: int = MAX_VIDEO_SIDE) -> None:
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise CorpusError("no_such_video", f"no such file: {path}") from None
+        except OSError as exc:
+            raise CorpusError("unreadable_video",
+                              f"cannot read {path}: {exc.strerror}") from None
+        try:
+            mode = os.fstat(self._fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise CorpusError("unreadable_video", f"{path} is a directory, not a video file")
+            if not stat.S_ISREG(mode):
+                raise CorpusError("unreadable_video", f"{path} is not a regular file (a FIFO or "
+                                                      "device cannot be read as a video)")
+            head = os.pread(self._fd, 16, 0)
+            if not head:
+                raise CorpusError("unreadable_video", f"{path} is empty (zero bytes)")
+            image = _still_image(head)
+            if image:
+                raise CorpusError("not_a_video", f"{path} is a still {image} image, not a video")
+            # FFmpeg only: OpenCV's fallback readers print their own lines on stderr, and
+            # OpenCV warns when FFmpeg cannot open the file (the error says so instead).
+            level = cv2.setLogLevel(_LOG_LEVEL_ERROR)
+            try:
+                self._capture = cv2.VideoCapture(_opencv_path(self._fd, path), cv2.CAP_FFMPEG)
+            finally:
+                cv2.setLogLevel(level)
+            if not self._capture.isOpened():
+                raise CorpusError("unreadable_video", f"cannot open video {path}")
+            width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            if max(width, height) > max_side:
+                self._capture.release()
+                raise CorpusError("video_too_large", f"{path} is {width}x{height}; the limit "
+                                                     f"is {max_side} px a side")
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self.max_side = max_side
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS))
+        self.fps = fps if math.isfinite(fps) and 1 <= fps <= 240 else 30.0
+
+    def frames(self, wanted: Callable[[int], bool] = lambda _: True
+               ) -> Iterator[tuple[int, Image | None]]:
+        """(index, frame) for every frame in order; frames not `wanted` are skipped without
+        conversion and come as (index, None)."""
+        index = 0
+        while self._capture.grab():
+            if not wanted(index):
+                yield index, None
+            else:
+                ok, frame = self._capture.retrieve()
+                if not ok:
+                    return
+                if max(frame.shape[:2]) > self.max_side:
+                    raise CorpusError("video_too_large", f"frames of {self.path} exceed "
+                                                         f"{self.max_side} px")
+                yield index, np.asarray(frame, dtype=np.uint8)
+            index += 1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._capture.release()
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> VideoFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def file_digest(path: Path) -> str:
+    """BLAKE2b-128 of a file's bytes, hex (the manifest records one per clip)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def corpus_out_problem(directory: Path) -> str | None:
+    """Why generate-corpus must not write to `directory` (None when it may).
+
+    It may when the directory is absent, empty, or a corpus (only `manifest.json` and `.avi`
+    clips): that corpus is then replaced as a whole once the new one is complete.
+    """
+    if not directory.exists():
+        parent = next((p for p in directory.parents if p.exists()), Path("."))
+        if not parent.is_dir():
+            return f"cannot be created: {parent} is not a directory"
+        return None if os.access(parent, os.W_OK) else "cannot be created: permission denied"
+    if not directory.is_dir():
+        return "is not a directory"
+    try:
+        names = [entry.name for entry in directory.iterdir()]
     except OSError as exc:
-        raise CorpusError("unreadable_video", f"cannot read {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
-        raise CorpusError("unreadable_video", f"{path} is a directory, not a video file")
-    if not stat.S_ISREG(mode):
-        raise CorpusError("unreadable_video", f"{path} is not a regular file (a FIFO or device "
-                                              "cannot be read as a video)")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise CorpusError("unreadable_video", f"cannot open video {path}")
-    fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
-    frames: list[Image] = []
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if max(frame.shape[:2]) > max_side:
-                raise CorpusError("video_too_large", f"frames of {path} exceed {max_side} px")
-            frames.append(np.asarray(frame, dtype=np.uint8))
-    finally:
-        capture.release()
-    if not frames:
-        raise CorpusError("unreadable_video", f"no frames could be decoded from {path}")
-    return frames, fps if 1 <= fps <= 240 else 30.0
+        return f"cannot be read: {exc.strerror}"
+    others = [n for n in names if n != MANIFEST and not n.endswith(".avi")]
+    if others:
+        return (f"holds files that are not part of a corpus ({sorted(others)[0]}, ...); "
+                "choose an empty or new directory")
+    if not os.access(directory.parent, os.W_OK):
+        return "cannot be replaced: permission denied"
+    return None
 
 
 def write_corpus(directory: Path, clips: Iterator[tuple[ClipSpec, list[bytes]]]) -> list[ClipSpec]:
-    """Write each clip as `<id>.avi` plus `manifest.json`; returns the specs written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[ClipSpec] = []
-    for spec, frames in clips:
-        name = f"{spec.clip_id}.avi"
-        write_clip(directory / name, frames, spec.fps)
-        written.append(replace(spec, frames=len(frames), file=name))
-    manifest = {"fps": CORPUS_FPS, "clips": [asdict(s) for s in written]}
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    """Write each clip as `<id>.avi` plus `manifest.json`; returns the specs written.
+
+    Everything is written to a new sibling directory that replaces `directory` only once the
+    manifest is written: an interrupted run leaves `directory` as it was (a previous corpus
+    stays whole, never mixed with new clips) and removes its partial files.
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    partial = directory.with_name(f".{directory.name}.partial-{secrets.token_hex(6)}")
+    partial.mkdir()
+    try:
+        written: list[ClipSpec] = []
+        for spec, frames in clips:
+            name = f"{spec.clip_id}.avi"
+            write_clip(partial / name, frames, spec.fps)
+            written.append(replace(spec, frames=len(frames), file=name,
+                                   digest=file_digest(partial / name)))
+        manifest = {"fps": CORPUS_FPS, "clips": [asdict(s) for s in written]}
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if directory.exists():
+            old = partial.with_name(partial.name.replace(".partial-", ".old-"))
+            directory.rename(old)
+            try:
+                partial.rename(directory)
+            except BaseException:
+                old.rename(directory)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(directory)
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial)
     return written
 
 
@@ -499,9 +649,19 @@ def _clip_spec(item: object, number: int) -> ClipSpec:
     if PurePosixPath(item["file"]).name != item["file"] or item["file"] in (".", ".."):
         raise ValueError(f"clip {number}: file must be a plain file name inside the corpus "
                          f"directory, not {item['file']!r}")
-    frames = item.get("frames", 0)
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
-        raise ValueError(f"clip {number}: frames must be a whole number >= 0")
+    if item["kind"] not in (BONA_FIDE, *ATTACK_TYPES):
+        raise ValueError(f"clip {number}: unknown kind {item['kind']!r}; known: "
+                         f"{', '.join((BONA_FIDE, *ATTACK_TYPES))}")
+    if item["half"] not in HALVES:
+        raise ValueError(f"clip {number}: half must be one of {', '.join(HALVES)}, "
+                         f"not {item['half']!r}")
+    frames = item.get("frames")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"clip {number}: frames must be a whole number >= 1 (the clip's "
+                         "frame count)")
+    digest = item.get("digest", "")
+    if not isinstance(digest, str) or (digest and not re.fullmatch(r"[0-9a-f]{32}", digest)):
+        raise ValueError(f"clip {number}: digest must be 32 lowercase hex digits")
     lists = {}
     for name in ("performed", "session_challenges"):
         value = item.get(name)
@@ -518,7 +678,44 @@ def _clip_spec(item: object, number: int) -> ClipSpec:
     return ClipSpec(clip_id=item["clip_id"], kind=item["kind"], identity=item["identity"],
                     half=item["half"], performed=tuple(lists["performed"]),
                     session_challenges=session_challenges, fps=fps, frames=frames,
-                    file=item["file"])
+                    file=item["file"], digest=digest)
+
+
+def _check_split(specs: Sequence[ClipSpec]) -> None:
+    """Clip ids and files are unique, and no identity is in both halves (thresholds chosen on
+    a face would otherwise be reported on the same face)."""
+    for name in ("clip_id", "file"):
+        seen: set[str] = set()
+        for number, spec in enumerate(specs, 1):
+            value = getattr(spec, name)
+            if value in seen:
+                raise ValueError(f"clip {number}: {name} {value!r} is listed twice")
+            seen.add(value)
+    halves: dict[str, str] = {}
+    for number, spec in enumerate(specs, 1):
+        if halves.setdefault(spec.identity, spec.half) != spec.half:
+            raise ValueError(f"clip {number}: identity {spec.identity!r} is in both halves "
+                             "(the split is by identity)")
+
+
+def check_clip_files(directory: Path, specs: Sequence[ClipSpec]) -> None:
+    """Every clip the manifest lists is a regular file with the recorded digest (checked
+    before any slow analysis)."""
+    for spec in specs:
+        path = directory / spec.file
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            raise CorpusError("missing_clip", f"clip {spec.clip_id}: {path} is missing (the "
+                                              "corpus is incomplete; run generate-corpus "
+                                              "again)") from None
+        if not stat.S_ISREG(mode):
+            raise CorpusError("missing_clip", f"clip {spec.clip_id}: {path} is not a regular "
+                                              "file")
+        if spec.digest and file_digest(path) != spec.digest:
+            raise CorpusError("clip_mismatch", f"clip {spec.clip_id}: {path} is not the file "
+                                               "the manifest lists (damaged or replaced; run "
+                                               "generate-corpus again)")
 
 
 def read_manifest(directory: Path) -> list[ClipSpec]:
@@ -532,7 +729,9 @@ def read_manifest(directory: Path) -> list[ClipSpec]:
         clips = raw.get("clips") if isinstance(raw, dict) else None
         if not isinstance(clips, list):
             raise ValueError("it has no list of clips")
-        return [_clip_spec(item, number) for number, item in enumerate(clips, 1)]
+        specs = [_clip_spec(item, number) for number, item in enumerate(clips, 1)]
+        _check_split(specs)
+        return specs
     except FileNotFoundError:
         raise CorpusError("no_corpus", f"no corpus at {directory} (run generate-corpus)") from None
     except ValueError as exc:  # also JSON and UTF-8 decoding errors

@@ -18,7 +18,7 @@ import cv2
 
 from liveness.analyzer import FrameAnalyzer
 from liveness.challenges import Challenge
-from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, read_manifest, read_video
+from liveness.corpus import ATTACK_TYPES, BONA_FIDE, ClipSpec, Image, VideoFile, read_manifest
 from liveness.decode import decode_frame, frame_digest
 from liveness.errors import CorpusError
 from liveness.passive import micro_motion
@@ -76,32 +76,80 @@ def sample_frames(frame_count: int, fps: float, sample_fps: float) -> list[int]:
 
 
 def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer | None = None,
-                  sample_fps: float = SAMPLE_FPS,
-                  latencies: list[float] | None = None) -> tuple[list[FrameSignals], list[str],
-                                                                 list[float]]:
+                  sample_fps: float = SAMPLE_FPS, latencies: list[float] | None = None,
+                  expected_frames: int | None = None,
+                  thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                  ) -> tuple[list[FrameSignals], list[str], list[float]]:
     """Signals of the frames a browser would post from a video, through the JPEG server path.
 
-    Without an `analyzer`, one is built only once the video has been read, so a bad file is
-    reported before the face mesh loads.
+    The frames are those of `sample_frames`, decoded one at a time (never the whole video in
+    memory). Reading stops at the first frame a session could not go past
+    (`thresholds.session_seconds` or `max_frames`), so a long video costs no more than that and
+    its verdict is the same. Without an `analyzer`, one is built only once a frame has been
+    decoded, so a bad file is reported before the face mesh loads. `expected_frames` (a corpus
+    manifest's count) must match the frames in the file.
     """
-    frames, video_fps = read_video(path)
-    if analyzer is None:
-        analyzer = FrameAnalyzer()
-    rate = fps or video_fps
-    signals, digests, stamps = [], [], []
-    for index in sample_frames(len(frames), rate, sample_fps):
-        ok, encoded = cv2.imencode(".jpg", frames[index], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise CorpusError("encode_failed", f"cannot encode frame {index} of {path}")
-        data = encoded.tobytes()
-        started = time.perf_counter()
-        image = decode_frame(data)
-        signals.append(analyzer.analyze(image))
-        if latencies is not None:
-            latencies.append(time.perf_counter() - started)
-        digests.append(frame_digest(data))
-        stamps.append(index / rate)
+    signals: list[FrameSignals] = []
+    digests: list[str] = []
+    stamps: list[float] = []
+    with VideoFile(path) as video:
+        rate = fps or video.fps
+        step = max(rate / sample_fps, 1.0)
+        # Sample i is frame int(i * step), posted only when the video lasts at least
+        # (i + 1) * step frames (as in sample_frames); it waits in `pending` until then.
+        taken = 0  # samples decoded
+        pending: list[tuple[int, Image]] = []
+        count = 0
+        stopped = False
+
+        def wanted(index: int) -> bool:
+            return index == int(taken * step)
+
+        for index, frame in video.frames(wanted):
+            count = index + 1
+            if frame is not None:
+                pending.append((index, frame))
+                taken += 1
+            while pending and count >= (len(signals) + 1) * step:
+                if analyzer is None:
+                    analyzer = FrameAnalyzer()
+                _analyse_frame(path, *pending.pop(0), rate, analyzer, signals, digests, stamps,
+                               latencies)
+                if stamps[-1] - stamps[0] > thresholds.session_seconds or \
+                        len(signals) > thresholds.max_frames:
+                    stopped = True  # a session ends here (session_too_long): read no further
+                    break
+            if stopped:
+                break
+    if expected_frames is not None and (stopped or count != expected_frames):
+        found = f"more than {count}" if stopped else str(count)
+        raise CorpusError("clip_mismatch", f"{path} has {found} frames where the manifest "
+                                           f"says {expected_frames}: the clip was truncated, "
+                                           "damaged or replaced (run generate-corpus again)")
+    if count == 0:
+        raise CorpusError("unreadable_video", f"no frames could be decoded from {path}")
+    if not signals:
+        raise CorpusError("video_too_short", f"{path} is too short: {count} frame(s) at "
+                                             f"{rate:g} fps, less than one frame at "
+                                             f"{sample_fps:g} fps")
     return signals, digests, stamps
+
+
+def _analyse_frame(path: Path, index: int, frame: Image, rate: float, analyzer: FrameAnalyzer,
+                   signals: list[FrameSignals], digests: list[str], stamps: list[float],
+                   latencies: list[float] | None) -> None:
+    """Post one frame through the server path: JPEG encode, decode, face mesh, signals."""
+    ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise CorpusError("encode_failed", f"cannot encode frame {index} of {path}")
+    data = encoded.tobytes()
+    started = time.perf_counter()
+    image = decode_frame(data)
+    signals.append(analyzer.analyze(image))
+    if latencies is not None:
+        latencies.append(time.perf_counter() - started)
+    digests.append(frame_digest(data))
+    stamps.append(index / rate)
 
 
 def analyse_corpus(directory: Path, analyzer: FrameAnalyzer,
@@ -111,7 +159,8 @@ def analyse_corpus(directory: Path, analyzer: FrameAnalyzer,
     clips = []
     for spec in read_manifest(directory):
         signals, digests, stamps = analyse_video(directory / spec.file, fps=spec.fps,
-                                                 analyzer=analyzer, latencies=latencies)
+                                                 analyzer=analyzer, latencies=latencies,
+                                                 expected_frames=spec.frames)
         clips.append(AnalysedClip(spec, tuple(signals), tuple(digests), tuple(stamps)))
         if progress:
             progress(spec.clip_id)

@@ -169,7 +169,8 @@ def _manifest_fifo(directory: Path) -> Path:
     (lambda d: _manifest(d, [_clip("calibration", file="/etc/passwd")]),
      "file must be a plain file name inside the corpus directory"),
     (lambda d: _manifest(d, {"clips": 3}), "it has no list of clips"),
-    (lambda d: _manifest(d, [_clip("calibration"), _clip("calibration")]),
+    (lambda d: _manifest(d, [_clip("calibration"),
+                             _clip("calibration", clip_id="c2", file="c2.avi")]),
      "needs clips in both the calibration and the report half"),
 ])
 def test_eval_refuses_a_bad_corpus_before_loading_the_face_mesh(
