@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from issuer.models import InterviewRecord, LivenessResult
+from issuer.review_models import PendingOverride
 from tests.web.staff.conftest import Console
 
 pytestmark = pytest.mark.integration
@@ -35,3 +36,28 @@ def test_a_lone_surrogate_in_stored_answers_does_not_break_the_case(console: Con
     bundle = console.get("reviewer", f"/staff/cases/{case}/export.json").get_json()
     assert bundle["interview"]["answers"][0]["answer"] == "Acme \ufffd Trading"
     assert bundle["liveness"][-1]["failure_reasons"] == ["reason \ufffd"]
+
+
+@pytest.mark.parametrize("verb", ["confirm", "reject"])
+def test_an_override_is_decided_only_under_its_own_case(console: Console, verb: str) -> None:
+    """The case page a supervisor reads is the one whose override gets decided: an override
+    id under another case's URL is not found, and the proposal stays pending."""
+    declined, other = console.declined_case(), console.declined_case()
+    console.add_staff("sam", "supervisor")
+    console.login("supervisor")
+    console.login("sam")
+    assert console.post("supervisor", f"/staff/cases/{declined}/take").status_code == 303
+    assert console.post("supervisor", f"/staff/cases/{declined}/override", {
+        "reason": "false_positive", "comment": "Misread."}).status_code == 303
+    with console.factory() as s:
+        override_id = s.scalars(select(PendingOverride.id).where(
+            PendingOverride.application_id == declined)).one()
+    crossed = console.post("sam", f"/staff/cases/{other}/overrides/{override_id}/{verb}",
+                           {"comment": "Looks fine."}, Accept="application/json")
+    assert crossed.status_code == 404, crossed.get_data(as_text=True)
+    assert crossed.get_json()["error"]["code"] == "not_found"
+    with console.factory() as s:
+        row = s.get(PendingOverride, override_id)
+        assert row is not None and row.status == "pending"
+    assert console.post("sam", f"/staff/cases/{declined}/overrides/{override_id}/{verb}",
+                        {"comment": "Looks fine."}).status_code == 303
