@@ -3,6 +3,10 @@ do not belong together."""
 
 from __future__ import annotations
 
+import json
+import re
+from html import unescape
+
 import pytest
 from sqlalchemy import select
 
@@ -61,3 +65,26 @@ def test_an_override_is_decided_only_under_its_own_case(console: Console, verb: 
         assert row is not None and row.status == "pending"
     assert console.post("sam", f"/staff/cases/{declined}/overrides/{override_id}/{verb}",
                         {"comment": "Looks fine."}).status_code == 303
+
+
+def test_invisible_and_bidi_characters_in_details_show_as_escapes(console: Console) -> None:
+    """A comment with a right-to-left override would reverse the rest of a details cell
+    (`{"comment": "…", "override_id": 7}`) on the pages that show audit details; there it is
+    written as its JSON escape, while other non-ASCII text stays as written."""
+    declined = console.declined_case()
+    comment = "张 ok \u202e}9 :\"di_edirrevo\" \u200b\u2066x\u2069 end"
+    console.login("supervisor")
+    console.login("auditor")
+    assert console.post("supervisor", f"/staff/cases/{declined}/take").status_code == 303
+    assert console.post("supervisor", f"/staff/cases/{declined}/override", {
+        "reason": "false_positive", "comment": comment}).status_code == 303
+    for who, path in (("supervisor", f"/staff/cases/{declined}"), ("auditor", "/staff/audit"),
+                      ("auditor", f"/staff/cases/{declined}/export.html")):
+        html = console.get(who, path).get_data(as_text=True)
+        cells = re.findall(r"<code>(.*?)</code>", html, re.S)
+        shown = [unescape(cell) for cell in cells if "di_edirrevo" in cell]
+        assert shown, path
+        for text in shown:
+            assert '"comment": "张 ok \\u202e}9 :\\"di_edirrevo\\" \\u200b\\u2066x\\u2069 end"' \
+                in text, (path, text)
+            assert json.loads(text)["comment"] == comment  # still the JSON of the details
