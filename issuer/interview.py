@@ -328,6 +328,10 @@ def _answer_problem(question: Question, answer: Answer) -> str | None:
     if question.kind == "text":
         if len(value) > MAX_TEXT_ANSWER_CHARS:
             return f"at most {MAX_TEXT_ANSWER_CHARS} characters"
+        if any(unicodedata.category(c).startswith("C") for c in value):
+            # As for the employer on the identity form: a bidi override would redraw the
+            # transcript staff read, and a lone surrogate cannot be shown at all.
+            return "contains control characters"
         return None
     if value not in {c.value for c in question.choices}:
         return "choose one of the offered answers"

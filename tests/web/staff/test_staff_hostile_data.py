@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from issuer.models import InterviewRecord, LivenessResult
 from issuer.review_models import PendingOverride
+from tests.web.api_driver import ready_applicant
 from tests.web.staff.conftest import Console
 
 pytestmark = pytest.mark.integration
@@ -88,3 +89,18 @@ def test_invisible_and_bidi_characters_in_details_show_as_escapes(console: Conso
             assert '"comment": "张 ok \\u202e}9 :\\"di_edirrevo\\" \\u200b\\u2066x\\u2069 end"' \
                 in text, (path, text)
             assert json.loads(text)["comment"] == comment  # still the JSON of the details
+
+
+@pytest.mark.parametrize("answer", [f"Acme {LONE} Trading", "Acme\u202e Trading",
+                                    "Acme\x1b[31m Trading"])
+def test_an_interview_answer_the_console_cannot_show_as_written_is_refused(
+        console: Console, answer: str) -> None:
+    """The applicant API refuses a text answer with a lone surrogate or another control or
+    format character (as the identity form does for the employer), and stores nothing."""
+    applicant = ready_applicant(console.app.test_client(), console.app)
+    applicant.pass_liveness()
+    refused = applicant.answer_interview(employer=answer)
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert "employer" in refused.get_json()["error"]["fields"]
+    assert applicant.state() == "liveness_passed"
+    assert applicant.answer_interview().status_code == 200
