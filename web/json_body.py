@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import request
@@ -31,26 +32,34 @@ def json_object(*, allow_empty: bool = True) -> dict[str, Any]:
         raise WebError(400, "malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise WebError(400, "malformed_json", "The request body must be a JSON object.")
-    if _holds_nul(data):
-        raise WebError(400, "malformed_json", "The request body contains a NUL character.")
+    problem = _unstorable_text(data)
+    if problem:
+        raise WebError(400, "malformed_json", f"The request body contains {problem}.")
     return data
 
 
-def _holds_nul(value: object) -> bool:
-    """Whether any string or key in a parsed JSON value contains U+0000 (iterative: JSON may
-    nest as deep as the parser allowed)."""
+# A "\ud800" escape parses into a lone surrogate: valid JSON syntax but not Unicode text, so it
+# can be neither encoded to UTF-8 (PostgreSQL, pages, logs) nor shown to staff.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable_text(value: object) -> str | None:
+    """What makes a string or key of a parsed JSON value unstorable (U+0000, a lone surrogate),
+    or None (iterative: JSON may nest as deep as the parser allowed)."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "a NUL character"
+            if _LONE_SURROGATE.search(item):
+                return "an unpaired UTF-16 surrogate escape, which is not text"
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
 
 
 def read_frame_body() -> bytes:

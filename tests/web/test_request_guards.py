@@ -43,6 +43,26 @@ def test_nul_in_json_is_refused(client: FlaskClient, body: dict[str, object]) ->
                                   "message": "The request body contains a NUL character."}
 
 
+@pytest.mark.parametrize("body", [
+    b'{"consent": true, "note": "Acme \\ud800 Trading"}',
+    b'{"consent": true, "\\udfff": 1}',
+    b'{"consent": true, "deep": [[{"x": ["ok", "\\udc00"]}]]}',
+])
+def test_lone_surrogate_escapes_in_json_are_refused(client: FlaskClient, body: bytes) -> None:
+    # Valid JSON syntax, but the string is not Unicode text: it could not be stored in
+    # PostgreSQL or shown to staff, so it is refused before any view sees it.
+    response = client.post("/api/v1/applications", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "malformed_json"
+    assert "surrogate" in error_of(response)["message"]
+
+
+def test_paired_surrogate_escapes_are_ordinary_text(client: FlaskClient) -> None:
+    body = b'{"consent": true, "note": "\\ud83d\\ude00"}'  # one emoji, written as a pair
+    response = client.post("/api/v1/applications", data=body, content_type="application/json")
+    assert response.status_code == 201, response.get_json()
+
+
 def test_ids_beyond_the_database_integer_range_are_not_found(client: FlaskClient) -> None:
     for path in (f"/staff/keyframes/{MAX_ID + 1}", "/staff/cards/99999999999999999999999/reveal"):
         response = client.get(path, headers=JSON)
