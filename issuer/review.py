@@ -181,8 +181,11 @@ def _clean_comment(comment: str, *, required: bool = True) -> str:
         raise ValidationFailed({"comment": "A comment is required."})
     if len(text) > MAX_COMMENT_LENGTH:
         raise ValidationFailed({"comment": f"At most {MAX_COMMENT_LENGTH} characters."})
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
-        raise ValidationFailed({"comment": "The comment contains a control character."})
+    # Line breaks and tabs are layout; any other control or format character (a bidi
+    # override, a zero-width space, a lone surrogate) would redraw what other staff read.
+    if any(unicodedata.category(c).startswith("C") and c not in "\n\r\t" for c in text):
+        raise ValidationFailed({"comment": "The comment contains a control character or an "
+                                           "invisible formatting character."})
     return text
 
 

@@ -95,7 +95,8 @@ def test_reviewer_takes_and_approves_others_read_only(
     with session_factory() as s, pytest.raises(ValidationFailed):
         decide_case(s, application_id=case, actor=alice, verb="approve",
                     reason="evidence_sufficient", comment="   ", now=LATER)
-    for control in ("a\x00b", "bell\x07", "esc\x1b[31m"):
+    for control in ("a\x00b", "bell\x07", "esc\x1b[31m", "ok \u202e}9 :di", "zero\u200bwidth",
+                    "lone \ud800"):
         with session_factory() as s, pytest.raises(ValidationFailed, match="control character"):
             decide_case(s, application_id=case, actor=alice, verb="approve",
                         reason="evidence_sufficient", comment=control, now=LATER)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
-from issuer.models import InterviewRecord, LivenessResult
+from issuer.applications import record_event
+from issuer.models import Application, InterviewRecord, LivenessResult
 from issuer.review_models import PendingOverride
 from tests.web.api_driver import ready_applicant
 from tests.web.staff.conftest import Console
@@ -69,16 +71,22 @@ def test_an_override_is_decided_only_under_its_own_case(console: Console, verb: 
 
 
 def test_invisible_and_bidi_characters_in_details_show_as_escapes(console: Console) -> None:
-    """A comment with a right-to-left override would reverse the rest of a details cell
+    """Text with a right-to-left override would reverse the rest of a details cell
     (`{"comment": "…", "override_id": 7}`) on the pages that show audit details; there it is
-    written as its JSON escape, while other non-ASCII text stays as written."""
+    written as its JSON escape, while other non-ASCII text stays as written. (Staff comments and
+    applicant answers refuse such characters now; rows stored before that still hold them.)"""
     declined = console.declined_case()
     comment = "张 ok \u202e}9 :\"di_edirrevo\" \u200b\u2066x\u2069 end"
     console.login("supervisor")
     console.login("auditor")
-    assert console.post("supervisor", f"/staff/cases/{declined}/take").status_code == 303
-    assert console.post("supervisor", f"/staff/cases/{declined}/override", {
-        "reason": "false_positive", "comment": comment}).status_code == 303
+    refused = console.post("supervisor", f"/staff/cases/{declined}/override", {
+        "reason": "false_positive", "comment": comment}, Accept="application/json")
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    with console.factory.begin() as s:
+        application = s.get(Application, declined)
+        assert application is not None
+        record_event(s, application=application, kind="staff_note", actor="staff:old",
+                     now=datetime.now(UTC), details={"comment": comment})
     for who, path in (("supervisor", f"/staff/cases/{declined}"), ("auditor", "/staff/audit"),
                       ("auditor", f"/staff/cases/{declined}/export.html")):
         html = console.get(who, path).get_data(as_text=True)
@@ -91,12 +99,13 @@ def test_invisible_and_bidi_characters_in_details_show_as_escapes(console: Conso
             assert json.loads(text)["comment"] == comment  # still the JSON of the details
 
 
-@pytest.mark.parametrize("answer", [f"Acme {LONE} Trading", "Acme\u202e Trading",
-                                    "Acme\x1b[31m Trading"])
+@pytest.mark.parametrize("answer", ["Acme\u202e Trading", "Acme\x1b[31m Trading",
+                                    "Acme\u200b Trading"])
 def test_an_interview_answer_the_console_cannot_show_as_written_is_refused(
         console: Console, answer: str) -> None:
-    """The applicant API refuses a text answer with a lone surrogate or another control or
-    format character (as the identity form does for the employer), and stores nothing."""
+    """The applicant API refuses a text answer with a control or format character (as the
+    identity form does for the employer), and stores nothing. (A lone surrogate never gets this
+    far: the API refuses it as malformed JSON, see test_request_guards.)"""
     applicant = ready_applicant(console.app.test_client(), console.app)
     applicant.pass_liveness()
     refused = applicant.answer_interview(employer=answer)
@@ -104,3 +113,12 @@ def test_an_interview_answer_the_console_cannot_show_as_written_is_refused(
     assert "employer" in refused.get_json()["error"]["fields"]
     assert applicant.state() == "liveness_passed"
     assert applicant.answer_interview().status_code == 200
+
+
+def test_a_lone_surrogate_answer_is_malformed_json(console: Console) -> None:
+    applicant = ready_applicant(console.app.test_client(), console.app)
+    applicant.pass_liveness()
+    refused = applicant.answer_interview(employer=f"Acme {LONE} Trading")
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    assert refused.get_json()["error"]["code"] == "malformed_json"
+    assert applicant.state() == "liveness_passed"
