@@ -29,6 +29,7 @@ from web.clock import now
 from web.database import db_session
 from web.staff import staff_bp
 from web.staff.auth import current_staff, requires
+from web.staff.export_style import export_style
 from web.staff.forms import field, query_date, query_page, query_text
 
 PAGE_SIZE = 50
@@ -172,10 +173,14 @@ def export_bundle(application_id: str) -> Response:
 
 @staff_bp.get("/cases/<application_id>/export.html")
 @requires(Permission.REVIEW_READ)
-def export_page(application_id: str) -> str:
+def export_page(application_id: str) -> Response:
     """The case as a printable page (no scripts, no actions)."""
     bundle = export_case(db_session(), application_id=application_id, viewer=current_staff(),
                          now=now())
     view = load_case(db_session(), application_id=application_id, viewer=current_staff(),
                      now=now())
-    return render_template("staff/export.html", case=view, bundle=bundle)
+    style = export_style()
+    response = make_response(render_template("staff/export.html", case=view, bundle=bundle,
+                                             style=style))
+    response.headers["Content-Security-Policy"] = style.header_policy
+    return response

@@ -4,6 +4,7 @@ account management, redo, form validation."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from html import unescape
 
@@ -97,6 +98,18 @@ def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
     assert html.count('src="data:image/') == len(frames)  # images inline: self-contained
     assert card.expiry and f"<td>{card.expiry[2:]}/{card.expiry[:2]}</td>" in html  # MM/YY
     assert 'alt="Liveness keyframe 1' in html
+    # A saved copy keeps its look and its lock-down: the stylesheet is inline, admitted by its
+    # hash in both the header and a <meta> policy; nothing is fetched from /static/.
+    style = re.search(r"<style>(.*?)</style>", html, re.S)
+    assert style is not None and "/static/" not in html and "<link" not in html
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    header = printable.headers["Content-Security-Policy"]
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert meta is not None
+    for policy in (header, unescape(meta.group(1))):
+        assert f"style-src 'sha256-{digest}'" in policy and "default-src 'none'" in policy
+        assert "script-src" not in policy and "'unsafe-inline'" not in policy
+    assert "frame-ancestors 'none'" in header
 
 
 def test_admin_creates_and_deactivates_accounts(console: Console) -> None:
