@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from issuer.applications import lock_application, record_event
@@ -175,7 +175,12 @@ def _result_of(status_word: int) -> ProvisioningResult:
 
 
 def is_provisioned(session: Session, *, card_id: int) -> bool:
-    """Whether the card's latest provisioning personalized the secure element."""
-    row = session.scalar(select(ProvisioningSession).where(ProvisioningSession.card_id == card_id)
-                         .order_by(ProvisioningSession.id.desc()).limit(1))
-    return row is not None and row.status == "personalized"
+    """Whether any provisioning of the card personalized the secure element.
+
+    Any, not the latest: the SE takes one personalization only, so once one succeeded the card
+    is in the phone whatever channel was opened after it (before 2ff7cc8 a retried "add to
+    phone" could open one, and would otherwise have blocked activation for good).
+    """
+    return bool(session.scalar(select(exists().where(
+        ProvisioningSession.card_id == card_id,
+        ProvisioningSession.status == "personalized"))))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from issuer.cards import card_for_application
+from issuer.models import ProvisioningSession
 from tee_sim import wallet
 from tests.web.api_driver import (
     ApiApplicant,
@@ -19,6 +23,7 @@ from tests.web.api_driver import (
     start_applicant,
     unb64,
 )
+from web.database import app_database
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +96,27 @@ def test_opening_provisioning_again_after_the_card_is_in_the_phone_is_refused(
     again = applicant.post("/card/provisioning")
     assert again.status_code == 409, again.get_json()
     assert again.get_json()["error"]["code"] == "conflict"
+    assert applicant.get("/card").get_json()["provisioned"] is True
+    wallet_set_pin(phone, "2468")
+    activated = applicant.post("/card/activate")
+    assert activated.status_code == 200, activated.get_json()
+    assert activated.get_json()["status"] == "active"
+
+
+def test_a_channel_opened_after_the_card_reached_the_phone_does_not_hide_it(
+    client: FlaskClient, app: Flask
+) -> None:
+    # Applications stuck before 2ff7cc8: a retried "add to phone" opened a new channel after
+    # the SE was personalized. The card is in the phone whatever was opened after that.
+    applicant, phone = approved_with_card(client, app)
+    assert provision(applicant, phone).status_code == 200
+    with app_database(app).sessions() as session, session.begin():
+        card = card_for_application(session, application_id=applicant.application_id)
+        assert card is not None
+        now = datetime.now(UTC)
+        session.add(ProvisioningSession(card_id=card.id, channel_state_ciphertext=b"old",
+                                        status="open", result=None, created_at=now,
+                                        updated_at=now))
     assert applicant.get("/card").get_json()["provisioned"] is True
     wallet_set_pin(phone, "2468")
     activated = applicant.post("/card/activate")
