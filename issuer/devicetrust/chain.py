@@ -181,6 +181,18 @@ def validate_chain(
 ) -> ValidatedChain:
     """Check signatures, validity, CA constraints, anchor and revocation; append checks."""
     anchor_ders = {a.public_bytes(_DER): a for a in trust_anchors}
+    # RFC 5280 §6.1: a certificate appears at most once in a path. A repeated self-signed
+    # root would otherwise "verify" as its own issuer.
+    ders = [c.public_bytes(_DER) for c in certs]
+    if len(set(ders)) != len(ders):
+        _reject(
+            "bad_chain",
+            "The phone's certificate chain is not well formed.",
+            checks,
+            "distinct_certificates",
+            "a certificate appears more than once in the chain",
+        )
+    checks.append(Check("distinct_certificates", True, "no certificate repeated"))
     path = list(certs)
     # A chain may include the root itself; it is accepted only if it is one of our anchors.
     if len(path) > 1 and path[-1].public_bytes(_DER) in anchor_ders:
