@@ -278,7 +278,9 @@ def validate_chain(
             )
     checks.append(Check("validity", True, f"all certificates valid at {now.isoformat()}"))
 
-    revoked = sorted(c.serial_number for c in path if c.serial_number in revoked_serials)
+    revoked = sorted(
+        c.serial_number for c in [*path, anchor] if c.serial_number in revoked_serials
+    )
     if revoked:
         _reject(
             "revoked",

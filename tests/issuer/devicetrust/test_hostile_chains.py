@@ -485,3 +485,12 @@ def test_serial_with_a_redundant_leading_zero_is_refused(device: ForgedDevice) -
                device.intermediate.der]
     assert refusal(device, signing=signing, revoked=frozenset({0x7F7F7F})) == (
         "malformed_chain", "chain_parsed")
+
+
+@pytest.mark.parametrize("root_sent", [False, True], ids=["root-omitted", "root-in-chain"])
+def test_revoked_root_serial_is_refused(device: ForgedDevice, root_sent: bool) -> None:
+    # Android chains end with the root, and a real verifier checks every certificate of the
+    # chain against the status list; whether or not the phone sent the root, its serial counts.
+    signing = [*device.attest(SIGNING), *([device.root.der] if root_sent else [])]
+    revoked = frozenset({device.root.cert.serial_number})
+    assert refusal(device, signing=signing, revoked=revoked) == ("revoked", "revocation")
