@@ -81,6 +81,12 @@ def minimum_patch_level(now: datetime, months: int = PATCH_WINDOW_MONTHS) -> int
     return (index // 12) * 100 + index % 12 + 1
 
 
+def maximum_patch_level(now: datetime) -> int:
+    """The newest osPatchLevel (YYYYMM) a phone can run at `now`: next month's, which vendors
+    ship in a month's last days. Anything later is not a patch level that exists."""
+    return minimum_patch_level(now, months=-1)
+
+
 def _raw_public_key(cert: x509.Certificate) -> tuple[str, bytes]:
     key = cert.public_key()
     if isinstance(key, Ed25519PublicKey):
@@ -116,6 +122,7 @@ def _key_description(leaf: x509.Certificate, checks: list[Check]) -> KeyDescript
 class _Policy:
     expected_challenge: bytes
     min_patch_level: int
+    max_patch_level: int
     expected_kind: KeyKind
     require_confirmation: bool
     expected_app_id: str
@@ -166,6 +173,10 @@ def _check_patch_level(d: KeyDescriptionValues, _: str, p: _Policy) -> tuple[str
     level = d.hardware_enforced.os_patch_level
     if level is None or not 1 <= level % 100 <= 12 or level < 1970_01:
         return "patch_level_unknown", f"osPatchLevel {level!r} is not a YYYYMM month"
+    if level > p.max_patch_level:
+        return "patch_level_unknown", (
+            f"osPatchLevel {level} is later than {p.max_patch_level}, next month"
+        )
     detail = f"osPatchLevel {level}, minimum {p.min_patch_level}"
     return ("outdated_patch" if level < p.min_patch_level else None), detail
 
@@ -274,6 +285,7 @@ def verify_key_attestation(
     policy = _Policy(
         expected_challenge=expected_challenge,
         min_patch_level=minimum_patch_level(now) if min_patch_level is None else min_patch_level,
+        max_patch_level=maximum_patch_level(now),
         expected_kind=expected_kind,
         require_confirmation=require_confirmation,
         expected_app_id=expected_app_id,

@@ -14,9 +14,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from issuer.devicetrust import AttestationRejected, VerifiedBinding, verify_device_binding
+from issuer.device_binding import begin_device_binding, complete_device_binding
+from issuer.devicetrust import (
+    AttestationRejected,
+    ManufacturerTrust,
+    VerifiedBinding,
+    verify_device_binding,
+)
 from issuer.devicetrust.asn1_schema import KEY_DESCRIPTION_OID
+from issuer.models import DeviceBinding
+from issuer.states import ApplicationState
 from tests.issuer.devicetrust.forge import (
     NOW,
     Attestation,
@@ -26,6 +36,7 @@ from tests.issuer.devicetrust.forge import (
     make_ca,
     name,
 )
+from tests.issuer.flow import Flow, PhoneLab
 
 pytestmark = pytest.mark.unit
 
@@ -34,6 +45,7 @@ SIGNING = Attestation(confirmation=True)
 AGREEMENT = Attestation(purposes=(6,))
 SE = Attestation(purposes=(6,), attestation_level=2, keymint_level=2)
 KD_OID = ObjectIdentifier(KEY_DESCRIPTION_OID)
+HUGE_PATCH_LEVEL = 2**70 // 100 * 100 + 6  # "month 06" of a year no column can hold
 ED25519_ALGORITHM = bytes.fromhex("300506032b6570")  # AlgorithmIdentifier id-Ed25519
 
 CaKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -494,3 +506,43 @@ def test_revoked_root_serial_is_refused(device: ForgedDevice, root_sent: bool) -
     signing = [*device.attest(SIGNING), *([device.root.der] if root_sent else [])]
     revoked = frozenset({device.root.cert.serial_number})
     assert refusal(device, signing=signing, revoked=revoked) == ("revoked", "revocation")
+
+
+@pytest.mark.parametrize("level", [202508, 209912, HUGE_PATCH_LEVEL, 10**30 + 6])
+def test_patch_level_in_the_future_is_refused(device: ForgedDevice, level: int) -> None:
+    # NOW is June 2025; a phone cannot run a patch from later than next month.
+    signing = device.attest(replace(SIGNING, os_patch_level=level))
+    assert refusal(device, signing=signing) == ("patch_level_unknown", "patch_level")
+
+
+@pytest.mark.parametrize("level", [202506, 202507])
+def test_patch_level_of_this_or_next_month_is_accepted(device: ForgedDevice, level: int) -> None:
+    # Vendors ship next month's patch level in the last days of a month.
+    verified = bind(device, signing=device.attest(replace(SIGNING, os_patch_level=level)))
+    assert verified.signing.os_patch_level == level
+
+
+def test_huge_patch_level_is_a_stored_refusal_not_a_server_error(
+    session_factory: sessionmaker[Session], lab: PhoneLab, device: ForgedDevice
+) -> None:
+    # Through complete_device_binding and a real database: an osPatchLevel beyond 64 bits once
+    # passed every check and then overflowed the INTEGER column on insert (a server error).
+    flow = Flow(session_factory, lab).to(ApplicationState.INTERVIEW_DONE)
+    with session_factory.begin() as s:
+        challenge = begin_device_binding(s, application_id=flow.application_id, now=NOW)
+    trust = ManufacturerTrust(trust_anchors=(device.root.cert,), revoked_serials=frozenset(),
+                              verified_boot_keys=None)
+    with session_factory.begin() as s:
+        outcome = complete_device_binding(
+            s, application_id=flow.application_id, challenge=challenge, trust=trust, now=NOW,
+            signing_chain=device.attest(replace(SIGNING, challenge=challenge,
+                                                os_patch_level=HUGE_PATCH_LEVEL)),
+            agreement_chain=device.attest(replace(AGREEMENT, challenge=challenge),
+                                          kind="x25519"),
+            se_chain=device.attest(replace(SE, challenge=challenge), kind="x25519"),
+        )
+    assert not outcome.accepted and outcome.reason == "patch_level_unknown"
+    with session_factory() as s:
+        stored = s.scalars(select(DeviceBinding).where(
+            DeviceBinding.application_id == flow.application_id)).one()
+        assert not stored.accepted and stored.reason == "patch_level_unknown"
