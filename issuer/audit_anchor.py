@@ -67,9 +67,10 @@ def parse_anchor(text: str) -> AuditAnchor:
     """Read an anchor written by `AuditAnchor.to_json`; `ValidationFailed` says what is wrong."""
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise ValidationFailed({"anchor": "not JSON"}) from None
-    if not isinstance(raw, dict) or raw.get("version") != ANCHOR_VERSION:
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if type(version) is not int or version != ANCHOR_VERSION:  # not True, not 1.0
         raise ValidationFailed({"anchor": f"not a version {ANCHOR_VERSION} audit anchor"})
     seq, hash_hex, at_text, signature_hex = (raw.get(k) for k in ("seq", "hash", "at",
                                                                    "signature"))

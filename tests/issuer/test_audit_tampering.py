@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.audit import verify_audit_chain
+from issuer.audit_anchor import anchor_head
+from issuer.keys import IssuerKeys
 from issuer.models import AuditEntry
 from tests.issuer.cli import run_admin as cardsim
 from tests.issuer.test_audit import T0, fill
@@ -67,3 +71,53 @@ def test_an_offset_added_to_a_stored_time_moves_the_instant_and_is_found(
     assert cardsim(["audit", "verify", "--database-url", migrated_url]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "entry 4" in err and "altered" in err
+
+
+def _anchor_line(factory: sessionmaker[Session], keys: IssuerKeys) -> str:
+    with factory() as s:
+        return anchor_head(s, signing_key=keys.signing_key,
+                           now=T0 + timedelta(days=1)).to_json() + "\n"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_anchor_from_another_key_names_the_anchor_not_the_log(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
+    cli_keys: IssuerKeys, capsys: pytest.CaptureFixture[str],
+) -> None:
+    fill(session_factory, 3)
+    genuine = _anchor_line(session_factory, cli_keys)
+    foreign = _anchor_line(session_factory, IssuerKeys.generate())  # another installation
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text(genuine + "\n" + foreign)
+    assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
+                    migrated_url]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"cardsim: {anchors}:3: the anchor of entry 3 is not signed with this "
+                   "installation's issuer key (forged, altered, or from another "
+                   "installation)\n")
+    altered = json.loads(genuine)
+    altered["at"] = (T0 + timedelta(days=2)).isoformat()  # replayed with a newer time
+    anchors.write_text(json.dumps(altered) + "\n")
+    assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
+                    migrated_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"cardsim: {anchors}:1: the anchor of entry 3 is not signed")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("line", "expected"), [
+    ("[" * 100_000, "not JSON"),
+    ('{"version": true, "seq": 1}', "not a version 1 audit anchor"),
+    ('{"version": 1.0, "seq": 1}', "not a version 1 audit anchor"),
+], ids=["deeply-nested", "version-true", "version-float"])
+def test_garbled_anchor_lines_are_one_line_input_errors(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
+    cli_keys: IssuerKeys, capsys: pytest.CaptureFixture[str], line: str, expected: str,
+) -> None:
+    fill(session_factory, 2)
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text(_anchor_line(session_factory, cli_keys) + line + "\n")
+    assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
+                    migrated_url]) == 2
+    assert capsys.readouterr().err == f"cardsim: {anchors}:2: {expected}\n"
