@@ -88,13 +88,33 @@ def _malformed(what: str) -> AttestationRejected:
     )
 
 
+# KeyMint integers are uint32/uint64 (dates in milliseconds); also bounds what later code
+# formats as text (Python refuses to print integers of more than 4300 digits).
+_INTEGER_RANGE = range(-(2**63), 2**64)
+
+
+def _out_of_range_integer(value: univ.Asn1Type) -> bool:
+    if not value.isValue:
+        return False
+    if isinstance(value, univ.Integer):  # includes Enumerated
+        return int(value) not in _INTEGER_RANGE
+    if isinstance(value, univ.Sequence):
+        return any(_out_of_range_integer(value[name]) for name in value)
+    if isinstance(value, univ.SetOf | univ.SequenceOf):
+        return any(_out_of_range_integer(item) for item in value)
+    return False
+
+
 def _decode(der: bytes, spec: univ.Asn1Type, what: str) -> univ.Asn1Type:
     try:
         value, rest = decoder.decode(der, asn1Spec=spec)
+        too_large = _out_of_range_integer(value)
     except _DECODE_ERRORS as exc:
         raise _malformed(f"{what}: {exc.__class__.__name__}") from exc
     if rest:
         raise _malformed(f"{what}: {len(rest)} trailing bytes")
+    if too_large:
+        raise _malformed(f"{what}: an INTEGER beyond 64 bits")
     return value
 
 

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.codec.der import encoder as der_encoder
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +26,7 @@ from issuer.devicetrust import (
     VerifiedBinding,
     verify_device_binding,
 )
-from issuer.devicetrust.asn1_schema import KEY_DESCRIPTION_OID
+from issuer.devicetrust.asn1_schema import KEY_DESCRIPTION_OID, KeyDescription
 from issuer.models import DeviceBinding
 from issuer.states import ApplicationState
 from tests.issuer.devicetrust.forge import (
@@ -45,7 +47,7 @@ SIGNING = Attestation(confirmation=True)
 AGREEMENT = Attestation(purposes=(6,))
 SE = Attestation(purposes=(6,), attestation_level=2, keymint_level=2)
 KD_OID = ObjectIdentifier(KEY_DESCRIPTION_OID)
-HUGE_PATCH_LEVEL = 2**70 // 100 * 100 + 6  # "month 06" of a year no column can hold
+HUGE_PATCH_LEVEL = 2**64 - 10  # a uint64 ending in "06", too large for a SQL BIGINT
 ED25519_ALGORITHM = bytes.fromhex("300506032b6570")  # AlgorithmIdentifier id-Ed25519
 
 CaKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -508,7 +510,7 @@ def test_revoked_root_serial_is_refused(device: ForgedDevice, root_sent: bool) -
     assert refusal(device, signing=signing, revoked=revoked) == ("revoked", "revocation")
 
 
-@pytest.mark.parametrize("level", [202508, 209912, HUGE_PATCH_LEVEL, 10**30 + 6])
+@pytest.mark.parametrize("level", [202508, 209912, 2**63 - 2, HUGE_PATCH_LEVEL])
 def test_patch_level_in_the_future_is_refused(device: ForgedDevice, level: int) -> None:
     # NOW is June 2025; a phone cannot run a patch from later than next month.
     signing = device.attest(replace(SIGNING, os_patch_level=level))
@@ -525,8 +527,8 @@ def test_patch_level_of_this_or_next_month_is_accepted(device: ForgedDevice, lev
 def test_huge_patch_level_is_a_stored_refusal_not_a_server_error(
     session_factory: sessionmaker[Session], lab: PhoneLab, device: ForgedDevice
 ) -> None:
-    # Through complete_device_binding and a real database: an osPatchLevel beyond 64 bits once
-    # passed every check and then overflowed the INTEGER column on insert (a server error).
+    # Through complete_device_binding and a real database: a 64-bit osPatchLevel ("month 06")
+    # once passed every check and then overflowed the INTEGER column on insert (server error).
     flow = Flow(session_factory, lab).to(ApplicationState.INTERVIEW_DONE)
     with session_factory.begin() as s:
         challenge = begin_device_binding(s, application_id=flow.application_id, now=NOW)
@@ -546,3 +548,37 @@ def test_huge_patch_level_is_a_stored_refusal_not_a_server_error(
         stored = s.scalars(select(DeviceBinding).where(
             DeviceBinding.application_id == flow.application_id)).one()
         assert not stored.accepted and stored.reason == "patch_level_unknown"
+
+
+def _with_version(version: int) -> Attestation:
+    class Versioned(Attestation):
+        def der(self) -> bytes:
+            value, _ = der_decoder.decode(super().der(), asn1Spec=KeyDescription())
+            value["attestationVersion"] = version
+            return bytes(der_encoder.encode(value))
+
+    return Versioned(**vars(SIGNING))
+
+
+HUGE = 10**5000 + 6  # more digits than Python converts to text by default
+
+
+@pytest.mark.parametrize(
+    "attestation",
+    [
+        replace(SIGNING, os_patch_level=HUGE),
+        replace(SIGNING, algorithm=HUGE),
+        replace(SIGNING, origin=HUGE),
+        replace(SIGNING, purposes=(2, HUGE)),
+        _with_version(HUGE),
+        replace(SIGNING, os_patch_level=-(2**64)),
+    ],
+    ids=["osPatchLevel", "algorithm", "origin", "purpose", "attestationVersion", "negative"],
+)
+def test_integers_beyond_64_bits_are_malformed(
+    device: ForgedDevice, attestation: Attestation
+) -> None:
+    # KeyMint integers are at most 64 bits. A 5000-digit one used to raise ValueError while
+    # the check details were written (a server error).
+    assert refusal(device, signing=device.attest(attestation)) == (
+        "malformed_attestation", "attestation_extension")

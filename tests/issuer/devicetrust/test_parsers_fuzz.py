@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -118,3 +120,31 @@ def test_revocation_list_parser_only_rejects_cleanly(data: bytes) -> None:
         assert exc.reason == "bad_trust_material"
     else:
         assert all(isinstance(s, int) for s in serials)
+
+
+ANY_INTEGER = st.one_of(
+    st.integers(),
+    st.integers(0, 6000).map(lambda digits: 10**digits + 6),
+    st.integers(0, 6000).map(lambda digits: -(10**digits)),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    field=st.sampled_from(["os_patch_level", "algorithm", "ec_curve", "origin", "purposes"]),
+    number=ANY_INTEGER,
+)
+def test_any_integer_in_the_attestation_is_verified_or_rejected(field: str, number: int) -> None:
+    value: object = (2, number) if field == "purposes" else number
+    chain = DEVICE.attest(replace(Attestation(), **{field: value}))
+    try:
+        verify_key_attestation(
+            chain=chain,
+            expected_challenge=Attestation().challenge,
+            trust_anchors=[DEVICE.root.cert],
+            revoked_serials=frozenset(),
+            now=NOW,
+            expected_kind="ed25519",
+        )
+    except AttestationRejected as exc:
+        assert exc.reason and exc.message and all(len(c.detail) < 1000 for c in exc.checks)
