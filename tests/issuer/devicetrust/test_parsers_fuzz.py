@@ -135,8 +135,12 @@ ANY_INTEGER = st.one_of(
     number=ANY_INTEGER,
 )
 def test_any_integer_in_the_attestation_is_verified_or_rejected(field: str, number: int) -> None:
-    value: object = (2, number) if field == "purposes" else number
-    chain = DEVICE.attest(replace(Attestation(), **{field: value}))
+    attestation = (
+        replace(Attestation(), purposes=(2, number))
+        if field == "purposes"
+        else replace(Attestation(), **{field: number})  # type: ignore[arg-type]
+    )
+    chain = DEVICE.attest(attestation)
     try:
         verify_key_attestation(
             chain=chain,
