@@ -20,11 +20,22 @@ from sqlalchemy.orm import Session
 
 from issuer.audit import AuditVerification, verify_audit_chain
 from issuer.clock import require_aware
-from issuer.errors import NotFound, ValidationFailed
+from issuer.errors import IssuerError, NotFound, ValidationFailed
 from issuer.models import AuditEntry
 
 _CONTEXT = b"cardsim audit anchor v1\n"  # domain separation from the key's other signatures
 ANCHOR_VERSION = 1
+
+
+class ForgedAnchor(IssuerError):
+    """An anchor whose signature is not the issuer's: forged, altered after signing, or
+    signed by another installation's key. `index` is its position in the list verified."""
+
+    def __init__(self, *, index: int, seq: int) -> None:
+        self.index = index
+        self.seq = seq
+        super().__init__(f"the anchor of entry {seq} is not signed with this installation's "
+                         "issuer key (forged, altered, or from another installation)")
 
 
 @dataclass(frozen=True)
@@ -110,17 +121,15 @@ def verify_with_anchors(session: Session, *, anchors: list[AuditAnchor],
                         verify_key: nacl.signing.VerifyKey) -> AuditVerification:
     """Recompute the chain, then check that it still holds every anchored head.
 
-    An anchor with a bad signature is refused first (a forged anchor proves nothing). An
-    anchored entry that is gone means the newest entries were deleted; one with another hash
-    means the log was rewritten from there on.
+    An anchor with a bad signature is refused first with `ForgedAnchor` (it proves nothing,
+    and says nothing about the log). An anchored entry that is gone means the newest entries
+    were deleted; one with another hash means the log was rewritten from there on.
     """
-    for anchor in anchors:
+    for index, anchor in enumerate(anchors):
         try:
             verify_key.verify(anchor.signed_bytes(), bytes.fromhex(anchor.signature_hex))
         except nacl.exceptions.BadSignatureError:
-            return AuditVerification(False, 0, anchor.seq,
-                                     "the anchor's signature is not the issuer's (forged or "
-                                     "altered anchor)")
+            raise ForgedAnchor(index=index, seq=anchor.seq) from None
     chain = verify_audit_chain(session)
     if not chain.ok:
         return chain

@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from issuer.audit import verify_audit_chain
-from issuer.audit_anchor import AuditAnchor, anchor_head, parse_anchor, verify_with_anchors
+from issuer.audit_anchor import (
+    AuditAnchor,
+    ForgedAnchor,
+    anchor_head,
+    parse_anchor,
+    verify_with_anchors,
+)
 from issuer.clock import utc_now
 from issuer.db import (
     database_url_from_env,
@@ -146,8 +152,9 @@ def _open_for_append(path: Path) -> int:
     return fd
 
 
-def _read_anchors(path: Path) -> list[AuditAnchor]:
-    """Every anchor in a file of `cardsim audit anchor` lines; ValueError names a bad line."""
+def _read_anchors(path: Path) -> list[tuple[int, AuditAnchor]]:
+    """Every anchor in a file of `cardsim audit anchor` lines, with its line number;
+    ValueError names a bad line."""
     try:
         text = _read_regular_file(path).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -157,7 +164,7 @@ def _read_anchors(path: Path) -> list[AuditAnchor]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                anchors.append(parse_anchor(line))
+                anchors.append((number, parse_anchor(line)))
             except ValidationFailed as exc:
                 fields = "; ".join(f"{name} {text}" if name != "anchor" else text
                                    for name, text in sorted(exc.field_errors.items()))
@@ -181,10 +188,12 @@ def audit_verify(args: argparse.Namespace) -> int:
     try:
         with make_session_factory(engine)() as session:
             if keys is not None:
-                result = verify_with_anchors(session, anchors=anchors,
+                result = verify_with_anchors(session, anchors=[a for _, a in anchors],
                                              verify_key=keys.verify_key)
             else:
                 result = verify_audit_chain(session)
+    except ForgedAnchor as exc:
+        return _fail(f"{args.anchors}:{anchors[exc.index][0]}: {exc.message}", 1)
     except SQLAlchemyError as exc:
         return _fail(_describe(exc), 1)
     finally:
