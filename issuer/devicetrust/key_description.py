@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyasn1.codec.der import decoder
+from pyasn1.codec.der import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import univ
 
@@ -109,12 +109,17 @@ def _decode(der: bytes, spec: univ.Asn1Type, what: str) -> univ.Asn1Type:
     try:
         value, rest = decoder.decode(der, asn1Spec=spec)
         too_large = _out_of_range_integer(value)
+        # pyasn1's DER decoder also takes BER (long-form lengths, BOOLEAN 01, unsorted SET OF):
+        # only bytes that re-encode to themselves are DER, one encoding per value.
+        canonical = not rest and not too_large and bytes(encoder.encode(value)) == bytes(der)
     except _DECODE_ERRORS as exc:
         raise _malformed(f"{what}: {exc.__class__.__name__}") from exc
     if rest:
         raise _malformed(f"{what}: {len(rest)} trailing bytes")
     if too_large:
         raise _malformed(f"{what}: an INTEGER beyond 64 bits")
+    if not canonical:
+        raise _malformed(f"{what}: BER, not DER")
     return value
 
 

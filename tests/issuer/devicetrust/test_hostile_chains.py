@@ -4,6 +4,7 @@ where a real Android Key Attestation verifier would accept it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -582,3 +583,50 @@ def test_integers_beyond_64_bits_are_malformed(
     # the check details were written (a server error).
     assert refusal(device, signing=device.attest(attestation)) == (
         "malformed_attestation", "attestation_extension")
+
+
+class Encoded(Attestation):
+    """An attestation whose KeyDescription bytes are given as they are, not re-encoded."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def der(self) -> bytes:
+        return self.raw
+
+
+def _non_minimal_outer_length(canonical: bytes) -> bytes:
+    header = 2 + (canonical[1] & 0x7F if canonical[1] & 0x80 else 0)
+    content = canonical[header:]
+    return canonical[:1] + b"\x84" + len(content).to_bytes(4, "big") + content
+
+
+def _ber_boolean(canonical: bytes) -> bytes:
+    assert canonical.count(b"\x01\x01\xff") == 1  # deviceLocked TRUE
+    return canonical.replace(b"\x01\x01\xff", b"\x01\x01\x01")
+
+
+def _unsorted_purposes(canonical: bytes) -> bytes:
+    purposes = bytes.fromhex("3106020102020103")  # SET OF { SIGN, VERIFY }
+    assert canonical.count(purposes) == 1
+    return canonical.replace(purposes, bytes.fromhex("3106020103020102"))
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [_non_minimal_outer_length, _ber_boolean, _unsorted_purposes],
+    ids=["non-minimal-length", "boolean-01", "unsorted-set-of"],
+)
+def test_ber_that_is_not_der_is_malformed(device: ForgedDevice, rewrite: Callable[[bytes], bytes]
+                                          ) -> None:
+    canonical = replace(SIGNING, purposes=(2, 3)).der()
+    assert bind(device, signing=device.attest(Encoded(canonical))) is not None
+    # The same values in BER: docs/protocol.md §2.1 promises DER, one encoding per value.
+    assert refusal(device, signing=device.attest(Encoded(rewrite(canonical)))) == (
+        "malformed_attestation", "attestation_extension")
+
+
+def test_trailing_bytes_after_the_key_description_are_malformed(device: ForgedDevice) -> None:
+    signing = device.attest(Encoded(SIGNING.der() + b"\x00"))
+    assert refusal(device, signing=signing) == ("malformed_attestation", "attestation_extension")

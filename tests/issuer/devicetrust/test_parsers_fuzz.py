@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.codec.der import encoder as der_encoder
 
 from issuer.devicetrust import (
     AttestationRejected,
@@ -21,6 +23,7 @@ from issuer.devicetrust import (
     verify_confirmation,
     verify_key_attestation,
 )
+from issuer.devicetrust.asn1_schema import KeyDescription
 from issuer.devicetrust.key_description import parse_application_id, parse_key_description
 from tests.issuer.devicetrust.forge import NOW, Attestation, forged_device
 
@@ -152,3 +155,72 @@ def test_any_integer_in_the_attestation_is_verified_or_rejected(field: str, numb
         )
     except AttestationRejected as exc:
         assert exc.reason and exc.message and all(len(c.detail) < 1000 for c in exc.checks)
+
+
+Tlv = tuple[bytes, "bytes | list[Tlv]"]  # tag bytes, then primitive content or children
+
+
+def parse_tlvs(der: bytes) -> list[Tlv]:
+    """The TLV tree of DER bytes (the test's own walker, independent of pyasn1)."""
+    nodes: list[Tlv] = []
+    start = 0
+    while start < len(der):
+        position = start + 1
+        if der[start] & 0x1F == 0x1F:  # high tag number: base-128 digits
+            while der[position] & 0x80:
+                position += 1
+            position += 1
+        tag, size, content = der[start:position], der[position], position + 1
+        if size & 0x80:
+            count = size & 0x7F
+            size = int.from_bytes(der[content:content + count], "big")
+            content += count
+        body = der[content:content + size]
+        nodes.append((tag, parse_tlvs(body) if tag[0] & 0x20 else body))
+        start = content + size
+    return nodes
+
+
+def encode_tlvs(nodes: list[Tlv], long_form: int, counter: list[int]) -> bytes:
+    """Encode again; the `long_form`-th node (pre-order) gets a 3-byte long-form length."""
+    out = b""
+    for tag, body in nodes:
+        index = counter[0]
+        counter[0] += 1
+        content = body if isinstance(body, bytes) else encode_tlvs(body, long_form, counter)
+        if index == long_form:
+            length = b"\x83" + len(content).to_bytes(3, "big")
+        elif len(content) < 0x80:
+            length = bytes([len(content)])
+        else:
+            raw = len(content).to_bytes((len(content).bit_length() + 7) // 8, "big")
+            length = bytes([0x80 | len(raw)]) + raw
+        out += tag + length + content
+    return out
+
+
+def count_tlvs(nodes: list[Tlv]) -> int:
+    return sum(1 + (0 if isinstance(body, bytes) else count_tlvs(body)) for _, body in nodes)
+
+
+VALID_TREE = parse_tlvs(VALID)
+assert encode_tlvs(VALID_TREE, -1, [0]) == VALID
+
+
+@st.composite
+def ber_variant(draw: st.DrawFn, valid: bytes) -> bytes:
+    """The same values with one length in long form: BER, not DER."""
+    return encode_tlvs(VALID_TREE, draw(st.integers(0, count_tlvs(VALID_TREE) - 1)), [0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(mutated(VALID), ber_variant(VALID)))
+def test_key_description_parser_accepts_only_der(data: bytes) -> None:
+    try:
+        parse_key_description(data)
+    except AttestationRejected as exc:
+        assert exc.reason == "malformed_attestation"
+    else:
+        # Accepted bytes are the one DER encoding of what was read.
+        value, _ = der_decoder.decode(data, asn1Spec=KeyDescription())
+        assert bytes(der_encoder.encode(value)) == data
