@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 DEFAULT_DATABASE_URL = "sqlite:///instance/cardsim.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option for a connection that only reads: on SQLite its transaction is a deferred
+# BEGIN (a WAL snapshot beside the writers) instead of BEGIN IMMEDIATE (the write lock).
+READ_ONLY = {"cardsim_read_only": True}
 
 # Stable constraint names so Alembic migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -135,7 +138,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
 
     Every SQLite transaction starts with BEGIN IMMEDIATE so writers queue on the busy timeout
-    instead of failing with "database is locked" when a read lock is upgraded mid-transaction.
+    instead of failing with "database is locked" when a read lock is upgraded mid-transaction;
+    a connection given the `READ_ONLY` execution option begins a plain (deferred) read instead.
     The SQLite file's directory is created if needed. A URL that cannot be parsed, names an
     unknown database or a driver that is not installed, or a directory that cannot be made
     raises `DatabaseUnavailable` with a one-line message (no connection is attempted here).
@@ -220,7 +224,8 @@ def _make_sqlite_engine(parsed: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("cardsim_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

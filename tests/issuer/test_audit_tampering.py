@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -121,3 +123,28 @@ def test_garbled_anchor_lines_are_one_line_input_errors(
     assert cardsim(["audit", "verify", "--anchors", str(anchors), "--database-url",
                     migrated_url]) == 2
     assert capsys.readouterr().err == f"cardsim: {anchors}:2: {expected}\n"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(60)
+def test_cli_verify_and_anchor_read_beside_a_writer_on_sqlite(
+    session_factory: sessionmaker[Session], migrated_url: str, tmp_path: Path,
+    cli_keys: IssuerKeys, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Verification only reads: it must not queue behind (or block) the app's writers."""
+    fill(session_factory, 3)
+    writer = sqlite3.connect(tmp_path / "cardsim.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a long write transaction of the running app
+        writer.execute("UPDATE audit_entry SET actor = actor WHERE seq = 1")
+        started = time.monotonic()
+        assert cardsim(["audit", "verify", "--database-url", migrated_url]) == 0
+        assert cardsim(["audit", "anchor", "--out", str(tmp_path / "anchors.jsonl"),
+                        "--database-url", migrated_url]) == 0
+        assert cardsim(["audit", "verify", "--anchors", str(tmp_path / "anchors.jsonl"),
+                        "--database-url", migrated_url]) == 0
+        assert time.monotonic() - started < 10  # not the 30 s busy timeout
+    finally:
+        writer.rollback()
+        writer.close()
+    assert "3 entries verified; it holds all 1 anchored heads" in capsys.readouterr().out

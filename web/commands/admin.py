@@ -22,6 +22,7 @@ from issuer.audit_anchor import (
 )
 from issuer.clock import utc_now
 from issuer.db import (
+    READ_ONLY,
     database_url_from_env,
     holds_encrypted_data,
     make_session_factory,
@@ -187,6 +188,7 @@ def audit_verify(args: argparse.Namespace) -> int:
         return _fail(exc.message, 1)
     try:
         with make_session_factory(engine)() as session:
+            session.connection(execution_options=READ_ONLY)  # never wait for the app's writers
             if keys is not None:
                 result = verify_with_anchors(session, anchors=[a for _, a in anchors],
                                              verify_key=keys.verify_key)
@@ -215,6 +217,7 @@ def audit_anchor(args: argparse.Namespace) -> int:
     try:
         keys = IssuerKeys.load(key_file_from_env())
         with make_session_factory(engine)() as session:
+            session.connection(execution_options=READ_ONLY)
             anchor = anchor_head(session, signing_key=keys.signing_key, now=utc_now())
         line = anchor.to_json()
         if args.out:
