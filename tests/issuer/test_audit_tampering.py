@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from issuer.audit import verify_audit_chain
+from issuer.audit import append_audit, verify_audit_chain
 from issuer.audit_anchor import anchor_head
 from issuer.keys import IssuerKeys
 from issuer.models import AuditEntry
@@ -148,3 +149,40 @@ def test_cli_verify_and_anchor_read_beside_a_writer_on_sqlite(
         writer.rollback()
         writer.close()
     assert "3 entries verified; it holds all 1 anchored heads" in capsys.readouterr().out
+
+
+AWKWARD_DETAILS: list[dict[str, Any]] = [
+    {"b": 1, "a": 2, "B": 3, "é": 4, "e\u0301": 5, "10": 6, "9": 7, "": 8},
+    {"f": [0.1, 1e16, 1e-7, 1.0, -0.0, 1.7976931348623157e308, 5e-324, 123456789.123456789]},
+    {"i": [2**63 - 1, 2**64, -(2**70), 10**40, 0, -1]},
+    {"s": "\u2028\u2029 \x00 \x1f \x7f \U0001f600 \\u0041 \"q\" </script>", "\u00e9": "\u00e9"},
+    {"n": [None, True, False, [], {}, [{"z": {"y": [1, {"x": None}]}}]]},
+]
+
+
+@pytest.mark.parametrize("details", AWKWARD_DETAILS, ids=["keys", "floats", "ints", "text",
+                                                          "nesting"])
+def test_awkward_details_verify_after_the_database_round_trip(
+    session_factory: sessionmaker[Session], details: dict[str, Any],
+) -> None:
+    """The hash is over what the database gives back (PostgreSQL's json keeps the text)."""
+    with session_factory.begin() as s:
+        append_audit(s, actor="staff:a", action="t", subject="x", details=details, now=T0)
+        append_audit(s, actor="staff:a", action="t", subject="y", details={}, now=T0)
+    with session_factory() as s:
+        result = verify_audit_chain(s)
+        assert s.get(AuditEntry, 1).details == details  # type: ignore[union-attr]
+    assert (result.ok, result.checked) == (True, 2), result.reason
+
+
+def test_an_append_rolled_back_leaves_no_gap(session_factory: sessionmaker[Session]) -> None:
+    fill(session_factory, 2)
+    with pytest.raises(LookupError), session_factory.begin() as s:
+        append_audit(s, actor="staff:a", action="t", subject="gone", details={}, now=T0)
+        raise LookupError("the request failed after auditing")
+    fill(session_factory, 2)
+    with session_factory() as s:
+        result = verify_audit_chain(s)
+        subjects = s.scalars(select(AuditEntry.subject).order_by(AuditEntry.seq)).all()
+    assert (result.ok, result.checked) == (True, 4)
+    assert "gone" not in subjects
