@@ -22,6 +22,8 @@ ALGORITHM_EC = 3
 CURVE_25519 = 4
 ORIGIN_GENERATED = 0
 
+# Keymaster 4.0 and 4.1, KeyMint 1 to 4: the versions whose KeyDescription the schema is.
+ATTESTATION_VERSIONS = frozenset({3, 4, 100, 200, 300, 400})
 SECURITY_LEVELS = {0: "Software", 1: "TrustedEnvironment", 2: "StrongBox"}
 VERIFIED_BOOT_STATES = {0: "Verified", 1: "SelfSigned", 2: "Unverified", 3: "Failed"}
 
@@ -162,8 +164,15 @@ def parse_key_description(der: bytes) -> KeyDescriptionValues:
     """Decode a DER KeyDescription; raise `AttestationRejected('malformed_attestation')`."""
     value = _decode(der, KeyDescription(), "KeyDescription")
     try:
+        version = int(value["attestationVersion"])
+    except _DECODE_ERRORS as exc:
+        raise _malformed(f"KeyDescription: {exc.__class__.__name__}") from exc
+    if version not in ATTESTATION_VERSIONS:
+        raise _malformed(f"attestationVersion {version} is not one of "
+                         f"{sorted(ATTESTATION_VERSIONS)}")
+    try:
         return KeyDescriptionValues(
-            attestation_version=int(value["attestationVersion"]),
+            attestation_version=version,
             attestation_security_level=int(value["attestationSecurityLevel"]),
             keymint_version=int(value["keyMintVersion"]),
             keymint_security_level=int(value["keyMintSecurityLevel"]),

@@ -630,3 +630,16 @@ def test_ber_that_is_not_der_is_malformed(device: ForgedDevice, rewrite: Callabl
 def test_trailing_bytes_after_the_key_description_are_malformed(device: ForgedDevice) -> None:
     signing = device.attest(Encoded(SIGNING.der() + b"\x00"))
     assert refusal(device, signing=signing) == ("malformed_attestation", "attestation_extension")
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 5, 99, 301, 5000, -300])
+def test_unknown_attestation_version_is_malformed(device: ForgedDevice, version: int) -> None:
+    # The schema is the one of attestation versions 3 to 400; other numbers are not it.
+    assert refusal(device, signing=device.attest(_with_version(version))) == (
+        "malformed_attestation", "attestation_extension")
+
+
+@pytest.mark.parametrize("version", [3, 4, 100, 200, 300, 400])
+def test_known_attestation_versions_are_accepted(device: ForgedDevice, version: int) -> None:
+    assert bind(device, signing=device.attest(_with_version(version))) is not None
+
