@@ -306,7 +306,10 @@ def verify_key_attestation(
     return VerifiedKey(
         public_key=public_key,
         kind=expected_kind,
-        security_level=SECURITY_LEVELS[description.keymint_security_level],
+        # The weaker of the two: a TEE-made attestation cannot vouch for a StrongBox key.
+        security_level=SECURITY_LEVELS[
+            min(description.attestation_security_level, description.keymint_security_level)
+        ],
         verified_boot_state=VERIFIED_BOOT_STATES[root.verified_boot_state],
         device_locked=root.device_locked,
         os_patch_level=hw.os_patch_level,

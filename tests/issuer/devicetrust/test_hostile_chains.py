@@ -643,3 +643,12 @@ def test_unknown_attestation_version_is_malformed(device: ForgedDevice, version:
 def test_known_attestation_versions_are_accepted(device: ForgedDevice, version: int) -> None:
     assert bind(device, signing=device.attest(_with_version(version))) is not None
 
+
+
+def test_strongbox_key_attested_by_the_tee_is_not_strongbox(device: ForgedDevice) -> None:
+    # Only StrongBox attests StrongBox keys; a TEE attestation naming a StrongBox key proves
+    # no more than the TEE.
+    se = device.attest(replace(SE, attestation_level=1, keymint_level=2), kind="x25519")
+    with pytest.raises(AttestationRejected) as caught:
+        bind(device, se=se)
+    assert caught.value.reason == "se_not_strongbox"
