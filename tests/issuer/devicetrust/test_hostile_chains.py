@@ -652,3 +652,52 @@ def test_strongbox_key_attested_by_the_tee_is_not_strongbox(device: ForgedDevice
     with pytest.raises(AttestationRejected) as caught:
         bind(device, se=se)
     assert caught.value.reason == "se_not_strongbox"
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        lambda raw: raw.replace(b"\x04\x1a" + CHALLENGE, b"\x0c\x1a" + CHALLENGE),  # UTF8String
+        lambda raw: raw[:1] + b"\x84\xff\xff\xff\xff" + raw[3:],  # a length of 4 GiB
+        lambda raw: raw[:1] + b"\x80" + raw[3:] + b"\x00\x00",  # indefinite length
+        lambda raw: b"\x31" + raw[1:],  # SET instead of SEQUENCE
+        lambda raw: raw[: len(raw) // 2],
+    ],
+    ids=["wrong-tag", "huge-length", "indefinite-length", "outer-set", "truncated"],
+)
+def test_malformed_key_description_is_refused(
+    device: ForgedDevice, rewrite: Callable[[bytes], bytes]
+) -> None:
+    raw = rewrite(SIGNING.der())
+    assert raw != SIGNING.der()
+    assert refusal(device, signing=device.attest(Encoded(raw))) == (
+        "malformed_attestation", "attestation_extension")
+
+
+def test_chains_answering_another_applications_challenge_are_refused(
+    session_factory: sessionmaker[Session], lab: PhoneLab, device: ForgedDevice
+) -> None:
+    first = Flow(session_factory, lab).to(ApplicationState.INTERVIEW_DONE)
+    second = Flow(session_factory, lab).to(ApplicationState.INTERVIEW_DONE)
+    with session_factory.begin() as s:
+        first_challenge = begin_device_binding(s, application_id=first.application_id, now=NOW)
+        second_challenge = begin_device_binding(s, application_id=second.application_id,
+                                                now=NOW)
+    assert first_challenge != second_challenge
+    trust = ManufacturerTrust(trust_anchors=(device.root.cert,), revoked_serials=frozenset(),
+                              verified_boot_keys=None)
+    answered = {
+        "signing_chain": device.attest(replace(SIGNING, challenge=first_challenge)),
+        "agreement_chain": device.attest(replace(AGREEMENT, challenge=first_challenge),
+                                         kind="x25519"),
+        "se_chain": device.attest(replace(SE, challenge=first_challenge), kind="x25519"),
+    }
+    with session_factory.begin() as s:
+        outcome = complete_device_binding(s, application_id=second.application_id,
+                                          challenge=second_challenge, trust=trust, now=NOW,
+                                          **answered)
+    assert not outcome.accepted and outcome.reason == "challenge_mismatch"
+    with session_factory.begin() as s:
+        assert complete_device_binding(s, application_id=first.application_id,
+                                       challenge=first_challenge, trust=trust, now=NOW,
+                                       **answered).accepted
