@@ -38,7 +38,7 @@ def verify_device_binding(
 
     The signing key must require trusted confirmation; the SE key must be StrongBox-held.
     Raises `AttestationRejected` (from the first failing chain, or `different_devices`,
-    `se_not_strongbox`).
+    `se_not_strongbox`, `key_reused` when the agreement and SE keys are one key).
     """
 
     def verify(chain: Sequence[bytes], kind: KeyKind, confirmation: bool = False) -> VerifiedKey:
@@ -65,6 +65,12 @@ def verify_device_binding(
     if se.security_level != "StrongBox":
         raise AttestationRejected(
             "se_not_strongbox", "Your phone's card key is not held in its secure element."
+        )
+    if agreement.public_key == se.public_key:
+        # One key for the channel (the TEE's) and for sealing the card (the SE's) would let
+        # whoever can use it for one protocol answer for the other: each role needs its own.
+        raise AttestationRejected(
+            "key_reused", "Your phone sent the same key for the secure channel and the card."
         )
     return VerifiedBinding(
         signing=signing,

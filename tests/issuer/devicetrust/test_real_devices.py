@@ -285,6 +285,22 @@ def test_binding_with_tee_key_in_place_of_se_key(phones: Phones) -> None:
     assert caught.value.reason == "se_not_strongbox"
 
 
+def test_binding_with_the_se_key_also_as_the_agreement_key(phones: Phones) -> None:
+    # Both chains are genuine StrongBox attestations of one key: each passes on its own, but
+    # the channel and the card sealing must not share a key.
+    with pytest.raises(AttestationRejected) as caught:
+        verify_device_binding(
+            signing_chain=phones.chain("genuine", "signing"),
+            agreement_chain=phones.chain("genuine", "se"),
+            se_chain=phones.chain("genuine", "se"),
+            expected_challenge=CHALLENGE,
+            trust_anchors=phones.trust.trust_anchors,
+            revoked_serials=phones.trust.revoked_serials,
+            now=ISSUER_NOW,
+        )
+    assert caught.value.reason == "key_reused"
+
+
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 def test_every_single_bit_flip_of_a_genuine_chain_is_rejected(phones: Phones) -> None:
     """Exhaustive over positions (lowest and highest bit): no flip crashes, none passes —
