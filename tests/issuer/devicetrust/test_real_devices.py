@@ -255,50 +255,39 @@ def test_binding_of_one_genuine_phone(phones: Phones) -> None:
     assert binding.device_certificate_serial == binding.agreement.device_certificate_serial
 
 
+def binding_rejection(phones: Phones, *, agreement: list[bytes], se: list[bytes]) -> str:
+    """The reason the issuer refuses the genuine signing chain with these two chains."""
+    with pytest.raises(AttestationRejected) as caught:
+        verify_device_binding(
+            signing_chain=phones.chain("genuine", "signing"),
+            agreement_chain=agreement,
+            se_chain=se,
+            expected_challenge=CHALLENGE,
+            trust_anchors=phones.trust.trust_anchors,
+            revoked_serials=phones.trust.revoked_serials,
+            now=ISSUER_NOW,
+        )
+    return caught.value.reason
+
+
 def test_binding_with_keys_swapped_between_two_phones(phones: Phones) -> None:
     other = phones.new_device()
     other_binding = wallet.bind(other, challenge=CHALLENGE)
-    with pytest.raises(AttestationRejected) as caught:
-        verify_device_binding(
-            signing_chain=phones.chain("genuine", "signing"),
-            agreement_chain=phones.chain("genuine", "agreement"),
-            se_chain=other_binding["se"]["chain"],  # type: ignore[arg-type]
-            expected_challenge=CHALLENGE,
-            trust_anchors=phones.trust.trust_anchors,
-            revoked_serials=phones.trust.revoked_serials,
-            now=ISSUER_NOW,
-        )
-    assert caught.value.reason == "different_devices"
+    assert binding_rejection(phones, agreement=phones.chain("genuine", "agreement"),
+                             se=other_binding["se"]["chain"],  # type: ignore[arg-type]
+                             ) == "different_devices"
 
 
 def test_binding_with_tee_key_in_place_of_se_key(phones: Phones) -> None:
-    with pytest.raises(AttestationRejected) as caught:
-        verify_device_binding(
-            signing_chain=phones.chain("genuine", "signing"),
-            agreement_chain=phones.chain("genuine", "agreement"),
-            se_chain=phones.chain("genuine", "agreement"),
-            expected_challenge=CHALLENGE,
-            trust_anchors=phones.trust.trust_anchors,
-            revoked_serials=phones.trust.revoked_serials,
-            now=ISSUER_NOW,
-        )
-    assert caught.value.reason == "se_not_strongbox"
+    agreement = phones.chain("genuine", "agreement")
+    assert binding_rejection(phones, agreement=agreement, se=agreement) == "se_not_strongbox"
 
 
 def test_binding_with_the_se_key_also_as_the_agreement_key(phones: Phones) -> None:
     # Both chains are genuine StrongBox attestations of one key: each passes on its own, but
     # the channel and the card sealing must not share a key.
-    with pytest.raises(AttestationRejected) as caught:
-        verify_device_binding(
-            signing_chain=phones.chain("genuine", "signing"),
-            agreement_chain=phones.chain("genuine", "se"),
-            se_chain=phones.chain("genuine", "se"),
-            expected_challenge=CHALLENGE,
-            trust_anchors=phones.trust.trust_anchors,
-            revoked_serials=phones.trust.revoked_serials,
-            now=ISSUER_NOW,
-        )
-    assert caught.value.reason == "key_reused"
+    se = phones.chain("genuine", "se")
+    assert binding_rejection(phones, agreement=se, se=se) == "key_reused"
 
 
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
