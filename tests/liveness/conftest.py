@@ -17,6 +17,26 @@ FPS = 10.0
 SMALL = Look(width=240, height=240, face_fraction=0.5, noise=2.5)
 
 
+@pytest.fixture()
+def eval_without_face_mesh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cardsim liveness eval` fails the test if it loads the face mesh (for corpora it must
+    refuse first)."""
+    def no_face_mesh() -> None:
+        raise AssertionError("the face mesh was loaded for a corpus that cannot be evaluated")
+
+    monkeypatch.setattr("liveness.cli.FrameAnalyzer", no_face_mesh)
+
+
+@pytest.fixture()
+def generate_without_face_mesh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cardsim liveness generate-corpus` fails the test if it starts generating (for outputs
+    it must refuse first)."""
+    def no_face_mesh(**_: object) -> None:
+        raise AssertionError("the corpus was generated although it could not be written")
+
+    monkeypatch.setattr("liveness.cli.FaceMeshDetector", no_face_mesh)
+
+
 @pytest.fixture(scope="session")
 def analyzer() -> Iterator[FrameAnalyzer]:
     shared = FrameAnalyzer()

@@ -174,13 +174,9 @@ def _manifest_fifo(directory: Path) -> Path:
      "needs clips in both the calibration and the report half"),
 ])
 def test_eval_refuses_a_bad_corpus_before_loading_the_face_mesh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], eval_without_face_mesh: None,
     make: Callable[[Path], Path], expected: str,
 ) -> None:
-    def no_face_mesh() -> None:
-        raise AssertionError("the face mesh was loaded for a corpus that cannot be evaluated")
-
-    monkeypatch.setattr("liveness.cli.FrameAnalyzer", no_face_mesh)
     corpus = make(tmp_path)
     assert main(["eval", "--corpus", str(corpus)]) == 2
     err = capsys.readouterr().err
@@ -213,12 +209,8 @@ def test_analyze_says_what_a_non_file_is(tmp_path: Path,
 
 
 def test_generate_corpus_checks_its_outputs_before_the_slow_work(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generate_without_face_mesh: None,
 ) -> None:
-    def no_face_mesh(**_: object) -> None:
-        raise AssertionError("the corpus was generated although it could not be written")
-
-    monkeypatch.setattr("liveness.cli.FaceMeshDetector", no_face_mesh)
     out = tmp_path / "corpus"
     assert main(["generate-corpus", "--out", str(out), "--browser-clip", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: --browser-clip {tmp_path} is a directory\n"

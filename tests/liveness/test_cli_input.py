@@ -179,14 +179,10 @@ def _truncate(corpus: Path) -> Path:
     (_truncate, "grace_hopper-bona-00.avi is not the file the manifest lists"),
 ])
 def test_eval_refuses_an_edited_or_damaged_corpus_before_the_face_mesh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], eval_without_face_mesh: None,
     make: Callable[[Path], Path], expected: str,
 ) -> None:
     # Each of these used to be evaluated, silently dropping clips or scoring a broken one.
-    def no_face_mesh() -> None:
-        raise AssertionError("the face mesh was loaded for a corpus that cannot be evaluated")
-
-    monkeypatch.setattr("liveness.cli.FrameAnalyzer", no_face_mesh)
     corpus = make(_tiny_corpus(tmp_path / "corpus"))
     assert main(["eval", "--corpus", str(corpus)]) == 2
     err = capsys.readouterr().err
@@ -248,12 +244,8 @@ def test_generation_into_a_path_that_is_not_utf8_does_not_crash(tmp_path: Path) 
 
 
 def test_generate_refuses_a_directory_that_is_not_a_corpus(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generate_without_face_mesh: None,
 ) -> None:
-    def no_face_mesh(**_: object) -> None:
-        raise AssertionError("the corpus was generated although it could not be written")
-
-    monkeypatch.setattr("liveness.cli.FaceMeshDetector", no_face_mesh)
     (tmp_path / "thesis.tex").write_text("years of work")
     assert main(["generate-corpus", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"error: --out {tmp_path} holds files that are not part "
