@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,20 @@ MAX_KEY_FILE_BYTES = 64 * 1024  # a real key file is about 300 bytes
 def key_file_from_env() -> Path:
     """`CARDSIM_KEY_FILE` from the environment, or instance/issuer-keys.json."""
     return Path(os.environ.get("CARDSIM_KEY_FILE", "").strip() or DEFAULT_KEY_FILE)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new directory entry durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, repr=False)
@@ -118,23 +133,44 @@ class IssuerKeys:
         except OSError as exc:
             raise KeyFileError(f"cannot create the directory of issuer key file {path}: "
                                f"{exc.strerror}") from None
+        # Written in full under a private temporary name, then hard-linked into place: the
+        # link is atomic and never replaces an existing file, so a process starting at the same
+        # moment sees either no key file or a complete one, never an empty or half-written one.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return cls._load(path)  # another process created it first
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise KeyFileError(f"cannot create issuer key file {path}: {exc.strerror}"
                                ) from None
         try:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(keys.to_json())
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            path.unlink(missing_ok=True)  # never leave a half-written key file behind
-            raise KeyFileError(f"cannot write issuer key file {path}: {exc.strerror}"
-                               ) from None
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as handle:
+                    handle.write(keys.to_json())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                raise KeyFileError(f"cannot write issuer key file {path}: {exc.strerror}"
+                                   ) from None
+            try:
+                os.link(temporary, path, follow_symlinks=False)
+            except FileExistsError:
+                return cls._load_existing(path)  # another process created it first
+            except OSError as exc:
+                raise KeyFileError(f"cannot create issuer key file {path}: {exc.strerror}"
+                                   ) from None
+        finally:
+            temporary.unlink(missing_ok=True)  # never leave a stray copy of the keys behind
+        _fsync_directory(path.parent)
         return keys
+
+    @classmethod
+    def _load_existing(cls, path: Path) -> IssuerKeys:
+        """Load a key file known to exist; a dangling symbolic link is named as such."""
+        try:
+            return cls._load(path)
+        except FileNotFoundError:
+            raise KeyFileError(f"issuer key file {path} is a symbolic link to a missing file"
+                               ) from None
 
     @classmethod
     def for_database(cls, path: Path, *, database_has_data: bool) -> IssuerKeys:
