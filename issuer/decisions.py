@@ -20,7 +20,7 @@ from issuer.decision import (
 )
 from issuer.device_binding import accepted_binding
 from issuer.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from issuer.identity import age_on
+from issuer.identity import age_on, beijing_date
 from issuer.models import (
     Application,
     Decision,
@@ -94,7 +94,7 @@ def decide(session: Session, *, application_id: str, now: datetime) -> DecisionV
             return _view(existing, application)  # deciding twice returns the first decision
         raise IllegalTransition(subject="application", current=application.state,
                                 requested="decided")
-    inputs = gather_inputs(session, application=application, today=now.date())
+    inputs = gather_inputs(session, application=application, today=beijing_date(now))
     result: DecisionResult = decide_application(inputs)
     decision = Decision(application_id=application.id, outcome=result.outcome.value,
                         reasons=list(result.reasons), credit_limit=result.credit_limit,

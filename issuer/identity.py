@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
+from issuer.clock import require_aware
 from issuer.errors import ValidationFailed
 
+# The bank and its applicants are in mainland China: a birthday, and so an age, starts at
+# midnight Beijing time (UTC+8 all year round, no daylight saving since 1991), not in UTC.
+BEIJING_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 MINIMUM_AGE = 18
 # Older than anyone on record: a birth date before this age is a typing error or a forgery.
 MAXIMUM_AGE = 120
@@ -75,6 +79,11 @@ def parse_resident_id(raw: str) -> ResidentId:
     if number[17] != expected:
         raise ValueError("the check character is wrong (typo?)")
     return ResidentId(number=number, birth_date=birth)
+
+
+def beijing_date(now: datetime) -> date:
+    """The calendar date in Beijing at the moment `now` (timezone-aware)."""
+    return require_aware(now).astimezone(BEIJING_TIME).date()
 
 
 def age_on(birth: date, today: date) -> int:

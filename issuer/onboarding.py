@@ -31,7 +31,7 @@ from issuer.decision import credit_limit_for, prescreen_declines
 from issuer.ephemeral import LivenessStateStore, SqlLivenessStateStore, pointer_key
 from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from issuer.idempotency import check_idempotency_key
-from issuer.identity import validate_identity
+from issuer.identity import beijing_date, validate_identity
 from issuer.keys import IssuerKeys
 from issuer.models import (
     Applicant,
@@ -250,7 +250,8 @@ def submit_identity(
     application = lock_application(session, application_id=application_id, now=now)
     require_state(application, ApplicationState.STARTED)
     data = validate_identity(full_name=full_name, id_number=id_number, mobile=mobile,
-                             annual_income=annual_income, employer=employer, today=now.date())
+                             annual_income=annual_income, employer=employer,
+                             today=beijing_date(now))
     sealed = seal_identity(keys=keys, id_number=data.id_number, mobile=data.mobile)
     applicant = Applicant(
         full_name=data.full_name, id_number_sealed=sealed.id_number_sealed,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TypedDict, Unpack
 
 import pytest
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from issuer.errors import ValidationFailed
 from issuer.identity import (
     IdentityData,
+    beijing_date,
     id_check_character,
     parse_resident_id,
     validate_identity,
@@ -176,3 +177,8 @@ def test_any_other_check_character_is_rejected(sequence: str, check: str) -> Non
 def test_arbitrary_input_only_raises_value_error(raw: str) -> None:
     with contextlib.suppress(ValueError):
         parse_resident_id(raw)
+
+
+def test_the_date_for_ages_is_beijing_time_from_sixteen_hundred_utc() -> None:
+    assert beijing_date(datetime(2025, 6, 15, 15, 59, 59, tzinfo=UTC)) == date(2025, 6, 15)
+    assert beijing_date(datetime(2025, 6, 15, 16, 0, tzinfo=UTC)) == date(2025, 6, 16)

@@ -7,7 +7,7 @@ from datetime import date
 
 from issuer.applications import ApplicationView
 from issuer.errors import ValidationFailed
-from issuer.identity import validate_identity
+from issuer.identity import beijing_date, validate_identity
 from issuer.onboarding import submit_identity
 from web.clock import now
 from web.database import db_session
@@ -37,7 +37,7 @@ def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -
             clean[name] = raw.strip()
     when = now()
     if errors:
-        raise ValidationFailed({**_content_errors(clean, today=when.date()), **errors})
+        raise ValidationFailed({**_content_errors(clean, today=beijing_date(when)), **errors})
     return submit_identity(
         db_session(), application_id=application_id, full_name=clean["full_name"],
         id_number=clean["id_number"], mobile=clean["mobile"],

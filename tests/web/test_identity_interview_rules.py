@@ -1,0 +1,56 @@
+"""Applicant-facing rules of the identity form and the interview, through `/api/v1`."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.issuer.flow import resident_id
+from tests.web.api_driver import (
+    Phone,
+    bind_phone,
+    sign_agreement,
+    start_applicant,
+)
+from tests.web.conftest import SteppingClock
+
+pytestmark = pytest.mark.integration
+
+
+def eighteenth_birthday_just_after_beijing_midnight(clock: SteppingClock) -> date:
+    """Set the app clock to 01:00 in Beijing (17:00 UTC the day before) on a coming day; the
+    birth date of someone turning 18 on that Beijing day."""
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    if (day.month, day.day) == (2, 29):
+        day += timedelta(days=1)
+    clock.current = datetime.combine(day - timedelta(days=1), time(17, 0), tzinfo=UTC)
+    return date(day.year - 18, day.month, day.day)
+
+
+def test_age_counts_on_the_beijing_date_at_the_form_and_at_the_decision(
+        client: FlaskClient, app: Flask, clock: SteppingClock) -> None:
+    birth = eighteenth_birthday_just_after_beijing_midnight(clock)
+    applicant = start_applicant(client, app)
+    response = applicant.submit_identity(id_number=resident_id("110105", birth, "123"))
+    assert response.status_code == 200, response.get_json()
+    applicant.pass_liveness()
+    assert applicant.answer_interview().status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200
+    decision = applicant.post("/decision").get_json()
+    assert (decision["outcome"], decision["reasons"]) == ("approved", [])
+
+
+def test_a_day_before_the_eighteenth_birthday_in_beijing_is_still_too_young(
+        client: FlaskClient, app: Flask, clock: SteppingClock) -> None:
+    birth = eighteenth_birthday_just_after_beijing_midnight(clock)
+    clock.advance(-3600 * 2)  # 23:00 in Beijing, the day before the birthday
+    response = start_applicant(client, app).submit_identity(
+        id_number=resident_id("110105", birth, "123"))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {
+        "id_number": "Applicants must be at least 18 years old."}
