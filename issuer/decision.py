@@ -97,6 +97,9 @@ class DecisionInputs:
     interview_flags: frozenset[str]
     attestation: AttestationVerdict
     signature_valid: bool
+    # The limit printed in the agreement the applicant signed: the card never gets more, even
+    # if the scorecard now gives more (an applicant who turned 22 since the form).
+    offered_credit_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ def decide_application(inputs: DecisionInputs) -> DecisionResult:
             review.add("interview_flag_unknown")
 
     limit = credit_limit_for(annual_income=inputs.annual_income, age=inputs.age)
+    if inputs.offered_credit_limit is not None:
+        limit = min(limit, inputs.offered_credit_limit)
     if decline:
         return DecisionResult(Outcome.DECLINE, tuple(sorted(decline)), 0)
     if review:

@@ -81,6 +81,7 @@ def gather_inputs(session: Session, *, application: Application, today: date) ->
             revoked=False,  # the verifier refuses revoked devices at binding time
         ),
         signature_valid=agreement is not None and agreement.signed_at is not None,
+        offered_credit_limit=agreement.credit_limit if agreement is not None else None,
     )
 
 

@@ -127,3 +127,11 @@ def test_every_reason_the_rules_can_give_has_a_staff_label() -> None:
                 "staff_override"}
     assert reasons <= set(REASON_LABELS), reasons - set(REASON_LABELS)
     assert set(REASON_LABELS) <= reasons, set(REASON_LABELS) - reasons  # no stale labels
+
+
+def test_the_limit_never_exceeds_the_one_the_applicant_signed() -> None:
+    signed_young = replace(GOOD, age=22, offered_credit_limit=10_000)
+    assert decide_application(signed_young).credit_limit == 10_000
+    review = replace(signed_young, liveness_score=0.5)
+    assert decide_application(review).credit_limit == 10_000
+    assert decide_application(replace(GOOD, offered_credit_limit=50_000)).credit_limit == 36_000

@@ -54,3 +54,25 @@ def test_a_day_before_the_eighteenth_birthday_in_beijing_is_still_too_young(
     assert response.status_code == 422
     assert response.get_json()["error"]["fields"] == {
         "id_number": "Applicants must be at least 18 years old."}
+
+
+def test_turning_22_between_the_form_and_the_decision_keeps_the_signed_limit(
+        client: FlaskClient, app: Flask, clock: SteppingClock) -> None:
+    today = datetime.now(UTC).date() + timedelta(days=2)
+    if (today.month, today.day) in ((2, 28), (2, 29)):
+        today += timedelta(days=2)
+    clock.current = datetime.combine(today, time(4, 0), tzinfo=UTC)  # noon in Beijing
+    tomorrow = today + timedelta(days=1)
+    birth = date(tomorrow.year - 22, tomorrow.month, tomorrow.day)  # 22 tomorrow
+    applicant = start_applicant(client, app)
+    response = applicant.submit_identity(id_number=resident_id("110105", birth, "123"),
+                                         annual_income="120000")
+    assert response.get_json()["offered_credit_limit"] == 10_000  # the under-22 cap
+    applicant.pass_liveness()
+    assert applicant.answer_interview().status_code == 200
+    phone = Phone(app)
+    assert bind_phone(applicant, phone).status_code == 200
+    assert sign_agreement(applicant, phone).status_code == 200  # "Credit limit: CNY 10,000"
+    clock.advance(24 * 3600)  # the applicant's 22nd birthday
+    decision = applicant.post("/decision").get_json()
+    assert (decision["outcome"], decision["credit_limit"]) == ("approved", 10_000)
