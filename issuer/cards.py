@@ -25,7 +25,7 @@ from issuer.models import Card, CardEvent
 from issuer.pan import new_dpan, new_pan
 from issuer.provisioning import is_provisioned
 from issuer.states import ApplicationState, CardStatus, check_card_transition
-from issuer.vault import decrypt_number, encrypt_number, lookup_hash, mask_number
+from issuer.vault import lookup_hash, mask_number, open_card_field, seal_card_field
 
 CARD_VALIDITY_YEARS = 5
 SERVICE_CODE = "201"  # international, chip card, normal authorisation
@@ -118,11 +118,14 @@ def issue_card(
                                      generator="dpan")
     card = Card(
         application_id=application.id, idempotency_key=idempotency_key,
-        pan_ciphertext=encrypt_number(kek=keys.kek, number=pan, rng=rng), pan_hash=pan_hash,
-        pan_first6=pan[:6], pan_last4=pan[-4:],
-        dpan_ciphertext=encrypt_number(kek=keys.kek, number=dpan, rng=rng),
+        pan_ciphertext=seal_card_field(kek=keys.kek, application_id=application.id,
+                                       field="pan", value=pan, rng=rng),
+        pan_hash=pan_hash, pan_first6=pan[:6], pan_last4=pan[-4:],
+        dpan_ciphertext=seal_card_field(kek=keys.kek, application_id=application.id,
+                                        field="dpan", value=dpan, rng=rng),
         dpan_hash=dpan_hash, dpan_last4=dpan[-4:],
-        card_key_ciphertext=encrypt_number(kek=keys.kek, number=rng(32).hex(), rng=rng),
+        card_key_ciphertext=seal_card_field(kek=keys.kek, application_id=application.id,
+                                            field="card_key", value=rng(32).hex(), rng=rng),
         cardholder_name=applicant.full_name, expiry=_expiry(now), service_code=SERVICE_CODE,
         credit_limit=decision.credit_limit, status=CardStatus.INACTIVE.value, created_at=now,
     )
@@ -251,7 +254,8 @@ def reveal_card_details(
         raise NotFound("no such card")
     if card.status == CardStatus.CLOSED:
         raise Conflict("the card is closed")
-    pan = decrypt_number(kek=keys.kek, ciphertext=card.pan_ciphertext)
+    pan = open_card_field(kek=keys.kek, application_id=card.application_id, field="pan",
+                          ciphertext=card.pan_ciphertext)
     cvv2 = compute_cvv(cvk_a=keys.cvk_a, cvk_b=keys.cvk_b, pan=pan, expiry=card.expiry,
                        service_code=CVV2_SERVICE_CODE)
     append_audit(session, actor=actor, action="card.details_revealed",

@@ -27,7 +27,7 @@ from issuer.errors import Conflict, NotFound
 from issuer.keys import IssuerKeys
 from issuer.models import Card, ProvisioningSession
 from issuer.states import CardStatus
-from issuer.vault import decrypt_number, encrypt_number
+from issuer.vault import decrypt_number, encrypt_number, open_card_field
 
 SW_OK = 0x9000
 
@@ -112,11 +112,14 @@ def provisioning_record(
     binding = accepted_binding(session, application_id=application.id)
     assert binding.se_public_key is not None
     fields = {
-        "pan": decrypt_number(kek=keys.kek, ciphertext=card.pan_ciphertext),
-        "dpan": decrypt_number(kek=keys.kek, ciphertext=card.dpan_ciphertext),
+        "pan": open_card_field(kek=keys.kek, application_id=card.application_id, field="pan",
+                                ciphertext=card.pan_ciphertext),
+        "dpan": open_card_field(kek=keys.kek, application_id=card.application_id, field="dpan",
+                                ciphertext=card.dpan_ciphertext),
         "expiry": card.expiry,
         "cardholder": card.cardholder_name,
-        "card_key": decrypt_number(kek=keys.kek, ciphertext=card.card_key_ciphertext),
+        "card_key": open_card_field(kek=keys.kek, application_id=card.application_id,
+                                    field="card_key", ciphertext=card.card_key_ciphertext),
         "card_ref": str(card.id),
     }
     try:

@@ -29,7 +29,7 @@ from issuer.permissions import Permission, require_permission
 from issuer.review_models import CaseAssignment, PendingOverride
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState, CardStatus
-from issuer.vault import decrypt_number, mask_number
+from issuer.vault import mask_number, open_card_field
 
 MAX_COMMENT_LENGTH = 2000
 NO_LIMIT_TO_APPROVE = "The application has no offered credit limit to approve."
@@ -542,7 +542,8 @@ def reveal_pan(
         _audit(session, actor=actor, action="card.pan_reveal_refused", subject=f"card:{card.id}",
                details={"pan": masked, "why": "wrong password"}, now=now)
         raise AccessDenied("Password not accepted; the PAN was not revealed.") from None
-    pan = decrypt_number(kek=kek, ciphertext=card.pan_ciphertext)
+    pan = open_card_field(kek=kek, application_id=card.application_id, field="pan",
+                          ciphertext=card.pan_ciphertext)
     seq = _audit(session, actor=actor, action="card.pan_revealed", subject=f"card:{card.id}",
                  details={"pan": mask_number(pan), "application_id": card.application_id},
                  now=now)

@@ -21,7 +21,7 @@ from issuer.models import AuditEntry, Card
 from issuer.onboarding import begin_liveness_session, record_liveness_result
 from issuer.staff_accounts import create_staff
 from issuer.states import ApplicationState
-from issuer.vault import decrypt_number
+from issuer.vault import open_card_field
 from tests.e2e.conftest import BrowserLauncher, LiveServer, Screenshots
 from tests.issuer.flow import NOW, Flow, PhoneLab
 from tests.issuer.test_review_evidence import recorded_session
@@ -68,7 +68,8 @@ def cases(live_server: LiveServer, tmp_path: Path) -> Iterator[Cases]:
     with factory() as s:
         card = s.get(Card, card_id)
         assert card is not None
-        pan = decrypt_number(kek=keys.kek, ciphertext=card.pan_ciphertext)
+        pan = open_card_field(kek=keys.kek, application_id=card.application_id,
+                              field="pan", ciphertext=card.pan_ciphertext)
     with factory.begin() as s:
         create_staff(s, username="audrey", password=AUDITOR_PASSWORD, role="auditor",
                      now=datetime.now(UTC))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from issuer.models import Application, Card, LivenessKeyframe
-from issuer.vault import decrypt_number
+from issuer.vault import open_card_field
 from tests.web.staff.conftest import PASSWORD, Console
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,8 @@ def test_queue_orders_filters_and_searches(console: Console) -> None:
     assert ids(f"q={card.pan_last4}") == [card.application_id]
     assert ids(f"q={review}") == [review]
     assert ids("q=nothing-like-this") == []
-    pan = decrypt_number(kek=console.lab.keys.kek, ciphertext=card.pan_ciphertext)
+    pan = open_card_field(kek=console.lab.keys.kek, application_id=card.application_id,
+                          field="pan", ciphertext=card.pan_ciphertext)
     typed = console.get("reviewer", f"/staff/?q={pan}").get_data(as_text=True)
     assert queue_ids(typed) == [card.application_id] and pan not in typed
     assert ids("from=2025-06-15&to=2025-06-15") != []
@@ -81,7 +82,8 @@ def test_export_bundle_is_self_contained_and_audited(console: Console) -> None:
         stored = s.scalars(select(LivenessKeyframe.image)).all()
         card = s.get(Card, card_id)
         assert card is not None
-        pan = decrypt_number(kek=console.lab.keys.kek, ciphertext=card.pan_ciphertext)
+        pan = open_card_field(kek=console.lab.keys.kek, application_id=card.application_id,
+                              field="pan", ciphertext=card.pan_ciphertext)
     assert [base64.b64decode(f["base64"]) for f in frames] == list(stored)
     assert bundle["card"]["masked_pan"] == pan[:6] + "******" + pan[-4:]
     assert pan not in response.get_data(as_text=True)
