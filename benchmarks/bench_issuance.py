@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -74,12 +74,23 @@ class TimedClient:
 
 def record_liveness(app: Flask, application_id: str) -> None:
     """The pre-recorded liveness verdict, stored through the issuer's own functions."""
-    now = datetime.now(UTC)
+    now = app.config["CARDSIM_CLOCK"]()
     with app_database(app).sessions() as session, session.begin():
         begin_liveness_session(session, application_id=application_id, state={}, now=now)
         record_liveness_result(session, application_id=application_id, passed=True, score=1.0,
                                details={"source": "benchmark: pre-recorded"}, keyframes=[],
                                now=now)
+
+
+class ReadingClock:
+    """Real time, plus the reading time the simulated applicants spent on their interviews
+    (the server flags an interview answered faster than a person reads; nobody waits here)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def one_application(app: Flask, api: TimedClient) -> None:
@@ -90,6 +101,7 @@ def one_application(app: Flask, api: TimedClient) -> None:
     record_liveness(app, created["id"])
     served = api.call("interview questions", "GET", f"{base}/interview", token=token)
     answers = [{"question_id": q["id"], "value": _answer(q)} for q in served["questions"]]
+    app.config["CARDSIM_CLOCK"].offset += timedelta(seconds=1.3 * len(answers))
     api.call("interview answers", "POST", f"{base}/interview", token=token,
              body={"token": served["token"], "answers": answers})
     phone = api.call("phone (panel)", "POST", "/device/phones", body={"profile": "genuine"})
@@ -173,7 +185,8 @@ def measure(label: str, url: str, instance: Path, applications: int) -> None:
     """Run and print one database's figures."""
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "CARDSIM_KEY_FILE": instance / "keys.json",
-                      "CARDSIM_DEVICE_DIR": instance / "devices", "TESTING": True})
+                      "CARDSIM_DEVICE_DIR": instance / "devices", "TESTING": True,
+                      "CARDSIM_CLOCK": ReadingClock()})
     timings: Timings = defaultdict(list)
     with app.test_client() as client:
         api = TimedClient(client, timings)

@@ -275,7 +275,8 @@ def evaluate_answers(
     """Check every answer; raise InterviewAnswersInvalid for missing/unknown/invalid ones.
 
     ``elapsed_ms`` is the server-measured time between serving the questions and receiving
-    the answers: client-reported response times that add up to more than that are flagged.
+    the answers: client-reported response times that add up to more than that are flagged,
+    and so is an elapsed time shorter than the minimum response time for every question.
     """
     questions = {q.id: q for q in render_questions(script, facts=facts, terms=terms)}
     by_id: dict[str, Answer] = {}
@@ -314,6 +315,10 @@ def evaluate_answers(
     reported = [a.response_ms for a in by_id.values() if a.response_ms is not None]
     if elapsed_ms is not None and reported and sum(reported) > elapsed_ms + TIMING_SLACK_MS:
         flags.append(TIMING_INCONSISTENT_FLAG)
+    if elapsed_ms is not None and elapsed_ms < script.min_response_ms * len(script.questions):
+        # The server's own clock: nobody reads every question that fast, whatever the client
+        # reports per answer (or leaves out).
+        flags.append(ANSWER_TOO_FAST_FLAG)
     return InterviewOutcome(
         script_version=script.version, transcript=tuple(entries), flags=tuple(dict.fromkeys(flags))
     )

@@ -87,7 +87,7 @@ def test_too_fast_answers_and_inconsistent_timing_are_flagged() -> None:
                                answers=honest_answers(response_ms=300), elapsed_ms=2100)
     assert outcome.flags == (ANSWER_TOO_FAST_FLAG,)
     claimed = evaluate_answers(load_script(), facts=FACTS, terms=TERMS,
-                               answers=honest_answers(response_ms=9000), elapsed_ms=3000)
+                               answers=honest_answers(response_ms=9000), elapsed_ms=20_000)
     assert claimed.flags == (TIMING_INCONSISTENT_FLAG,)
 
 
@@ -160,3 +160,16 @@ def test_broken_script_files_are_refused(tmp_path: Path) -> None:
 def test_parse_script_never_fails_with_anything_but_interview_error(doc: object) -> None:
     with contextlib.suppress(InterviewError):
         parse_script(doc)
+
+
+def test_server_time_too_short_to_read_the_questions_is_too_fast_even_without_client_times(
+) -> None:
+    script = load_script()
+    silent = [Answer(a.question_id, a.value, None) for a in honest_answers()]
+    quick = script.min_response_ms * len(script.questions) - 1
+    outcome = evaluate_answers(script, facts=FACTS, terms=TERMS, answers=silent,
+                               elapsed_ms=quick)
+    assert outcome.flags == (ANSWER_TOO_FAST_FLAG,)
+    enough = evaluate_answers(script, facts=FACTS, terms=TERMS, answers=silent,
+                              elapsed_ms=quick + 1)
+    assert enough.flags == ()

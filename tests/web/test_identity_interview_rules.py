@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from issuer.models import InterviewRecord
 from tests.issuer.flow import resident_id
 from tests.web.api_driver import (
+    HONEST_ANSWERS,
+    ApiApplicant,
     Phone,
     bind_phone,
+    ready_applicant,
     sign_agreement,
     start_applicant,
 )
 from tests.web.conftest import SteppingClock
+from web.database import app_database
 
 pytestmark = pytest.mark.integration
+
+
+def interview_flags(app: Flask, applicant: ApiApplicant) -> list[str]:
+    with app_database(app).sessions() as session:
+        record = session.scalars(select(InterviewRecord).where(
+            InterviewRecord.application_id == applicant.application_id)).one()
+        return list(record.flags)
+
+
+def test_answers_sent_faster_than_anyone_reads_are_flagged_without_client_times(
+        client: FlaskClient, app: Flask, clock: SteppingClock) -> None:
+    applicant = ready_applicant(client, app)
+    applicant.pass_liveness()
+    served = applicant.get("/interview").get_json()
+    clock.advance(0.2)  # seven questions answered in 200 ms, no response_ms to contradict
+    answers: list[dict[str, Any]] = [{"question_id": q["id"], "value": HONEST_ANSWERS[q["id"]]}
+                                     for q in served["questions"]]
+    response = applicant.post("/interview", {"token": served["token"], "answers": answers})
+    assert response.status_code == 200, response.get_json()
+    assert interview_flags(app, applicant) == ["interview_answer_too_fast"]
 
 
 def eighteenth_birthday_just_after_beijing_midnight(clock: SteppingClock) -> date:
@@ -76,3 +103,4 @@ def test_turning_22_between_the_form_and_the_decision_keeps_the_signed_limit(
     clock.advance(24 * 3600)  # the applicant's 22nd birthday
     decision = applicant.post("/decision").get_json()
     assert (decision["outcome"], decision["credit_limit"]) == ("approved", 10_000)
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +13,7 @@ from typing import Any
 import requests
 
 from issuer.identity import id_check_character
+from issuer.interview import load_script
 from issuer.terms import terms_for_interview
 from web.probe.result import ProbeAborted
 
@@ -179,12 +181,14 @@ class Applicant:
                                                       "X-Client-Timestamp": str(client_ms)}))
 
     def answer_interview(self) -> None:
-        """Answer every question truthfully (response times are not reported)."""
+        """Answer every question truthfully, taking the time a person needs to read each one
+        (the server flags an interview answered faster than that on its own clock)."""
         served = self.expect(self.get("/interview"), "interview questions")
         answers = []
         for question in served.field("questions"):
             qid = question["id"]
             answers.append({"question_id": qid, "value": self._answer(question)})
+        time.sleep(load_script().min_response_ms * len(answers) / 1000 + 0.5)
         self.expect(self.post("/interview", {"token": served.field("token"), "answers": answers}),
                     "interview answers")
 
