@@ -27,6 +27,14 @@ _PROVINCE_CODES = frozenset({
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
     "65", "71", "81", "82",
 })
+# Variants of the middle dot between the parts of a minority name (the ID card prints U+00B7),
+# and of the apostrophe and hyphen, as keyboards and input methods type them.
+_NAME_PUNCTUATION = str.maketrans({
+    **dict.fromkeys("•・‧∙⋅", "·"), **dict.fromkeys("’‘ʼ", "'"), **dict.fromkeys("‐‑", "-"),
+})
+_NAME_MARKS = "·-'"
+_NAME_SEPARATORS = re.compile(r"[ ·'-]{2}")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _MOBILE_PREFIX = re.compile(r"^(?:\+86|0086|86(?=1\d{10}$))")
 
@@ -58,9 +66,20 @@ def id_check_character(first17: str) -> str:
     return _ID_CHECK_CHARS[total % 11]
 
 
+def halfwidth(text: str) -> str:
+    """Full-width ASCII forms (what a Chinese input method types in full-width mode: "１３８",
+    "Ｘ", "，") and the ideographic space, as their ASCII selves."""
+    return "".join(" " if c == "\u3000" else chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e"
+                   else c for c in text)
+
+
 def parse_resident_id(raw: str) -> ResidentId:
-    """Check format, province, birth date and check character; raise `ValueError` with why."""
-    number = raw.strip().upper()
+    """Check format, province, birth date and check character; raise `ValueError` with why.
+
+    Full-width characters, a lower-case x and spaces between groups ("110105 19491231 002x")
+    are accepted and normalised away.
+    """
+    number = "".join(halfwidth(raw).split()).upper()
     if len(number) != 18:
         raise ValueError("must be 18 characters")
     if not (number[:17].isascii() and number[:17].isdigit()):
@@ -92,8 +111,9 @@ def age_on(birth: date, today: date) -> int:
 
 
 def normalise_mobile(raw: str) -> str:
-    """A mainland mobile number as 11 digits; spaces, dashes and +86 are accepted and removed."""
-    compact = re.sub(r"[\s-]", "", raw)
+    """A mainland mobile number as 11 digits; spaces, dashes and +86 are accepted and removed,
+    full-width digits read as digits."""
+    compact = re.sub(r"[\s-]", "", halfwidth(raw))
     compact = _MOBILE_PREFIX.sub("", compact)
     if not _MOBILE.fullmatch(compact):
         raise ValueError("must be a mainland mobile number: 11 digits starting with 13-19")
@@ -101,26 +121,41 @@ def normalise_mobile(raw: str) -> str:
 
 
 def normalise_name(raw: str) -> str:
-    """A person's name: letters (any script), spaces and the middle dot of minority names."""
-    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    """A person's name: letters (any script), spaces and the middle dot of minority names.
+
+    Typed variants give one stored name: full-width letters (NFKC), any of the dots input
+    methods offer for the middle dot, spaces around it.
+    """
+    text = unicodedata.normalize("NFKC", raw).translate(_NAME_PUNCTUATION)
+    name = re.sub(r" ?· ?", "·", " ".join(text.split()))
     if not 2 <= len(name) <= 50:
         raise ValueError("must be 2 to 50 characters")
     for char in name:
-        if char in " ·•-'" or unicodedata.category(char).startswith(("L", "M")):
+        if char == " " or char in _NAME_MARKS or unicodedata.category(char).startswith(("L", "M")):
             continue
         raise ValueError(f"contains a character not allowed in a name: {char!r}")
+    if (not unicodedata.category(name[0]).startswith("L")
+            or not unicodedata.category(name[-1]).startswith(("L", "M"))
+            or _NAME_SEPARATORS.search(name)):
+        raise ValueError("must start and end with a letter, with one mark (·, -, ') or space "
+                         "between parts")
     return name
 
 
 def parse_income(raw: int | str) -> int:
-    """Declared annual income in whole yuan."""
-    if isinstance(raw, bool):
-        raise ValueError("must be a whole number of yuan")
+    """Declared annual income in whole yuan: digits, full-width ones too, commas only between
+    groups of three ("120,000"; "1,2,0" is a typo, not CNY 120)."""
     if isinstance(raw, str):
-        text = raw.strip().replace(",", "")
+        text = halfwidth(raw).strip()
+        if "," in text:
+            if not _THOUSANDS.fullmatch(text):
+                raise ValueError("must group thousands with commas, as in 120,000")
+            text = text.replace(",", "")
         if not (text.isascii() and text.isdigit()):
             raise ValueError("must be a whole number of yuan, digits only")
         raw = int(text)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError("must be a whole number of yuan")
     if raw < 0 or raw > MAX_ANNUAL_INCOME:
         raise ValueError(f"must be between 0 and {MAX_ANNUAL_INCOME} yuan")
     return raw

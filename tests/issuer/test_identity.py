@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, date, datetime
-from typing import TypedDict, Unpack
+from typing import TypedDict, Unpack, cast
 
 import pytest
 from hypothesis import given
@@ -182,3 +182,47 @@ def test_arbitrary_input_only_raises_value_error(raw: str) -> None:
 def test_the_date_for_ages_is_beijing_time_from_sixteen_hundred_utc() -> None:
     assert beijing_date(datetime(2025, 6, 15, 15, 59, 59, tzinfo=UTC)) == date(2025, 6, 15)
     assert beijing_date(datetime(2025, 6, 15, 16, 0, tzinfo=UTC)) == date(2025, 6, 16)
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize(("field", "typed", "stored"), [
+    ("id_number", _fullwidth(PUBLISHED_ID), PUBLISHED_ID),
+    ("id_number", _fullwidth(PUBLISHED_ID.lower()), PUBLISHED_ID),
+    ("id_number", "110105 19491231 002x", PUBLISHED_ID),
+    ("id_number", "110105\u300019491231\u3000002X", PUBLISHED_ID),
+    ("mobile", _fullwidth("13812345678"), "13812345678"),
+    ("mobile", _fullwidth("+86 138-1234-5678"), "13812345678"),
+    ("full_name", "ＪＯＨＮ　ＳＭＩＴＨ", "JOHN SMITH"),
+    ("full_name", "买买提•艾力", "买买提·艾力"),
+    ("full_name", "买买提・艾力", "买买提·艾力"),
+    ("full_name", "买买提･艾力", "买买提·艾力"),
+    ("full_name", "买买提 · 艾力", "买买提·艾力"),
+])
+def test_the_same_value_typed_another_way_is_stored_the_same(
+        field: str, typed: str, stored: str) -> None:
+    data = validate(**cast(IdentityArgs, {field: typed}))
+    assert getattr(data, field) == stored
+
+
+@pytest.mark.parametrize(("typed", "income"), [
+    (_fullwidth("120000"), 120_000), ("１２０，０００", 120_000), ("1,200,000", 1_200_000),
+    (" 120000 ", 120_000),
+])
+def test_full_width_and_grouped_incomes_are_read(typed: str, income: int) -> None:
+    assert validate(annual_income=typed).annual_income == income
+
+
+@pytest.mark.parametrize("typed", ["1,2,0", "12,0000", ",120000", "120,000,", "120,,000"])
+def test_commas_that_do_not_group_thousands_are_refused(typed: str) -> None:
+    assert field_errors(annual_income=typed) == {
+        "annual_income": "Annual income must group thousands with commas, as in 120,000."}
+
+
+@pytest.mark.parametrize("name", ["··", "--", "''", "· ·", "·买买提", "买买提·", "张--伟"])
+def test_names_need_letters_between_their_separators(name: str) -> None:
+    assert field_errors(full_name=name) == {
+        "full_name": "Name must start and end with a letter, with one mark (·, -, ') or "
+                     "space between parts."}

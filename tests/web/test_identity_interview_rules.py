@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from issuer.models import InterviewRecord
+from issuer.keys import IssuerKeys
+from issuer.models import Application, InterviewRecord
+from issuer.personal_data import open_text
 from tests.issuer.flow import resident_id
 from tests.web.api_driver import (
     HONEST_ANSWERS,
@@ -22,6 +26,7 @@ from tests.web.api_driver import (
     start_applicant,
 )
 from tests.web.conftest import SteppingClock
+from tests.web.test_pages import start, submit_identity
 from web.database import app_database
 
 pytestmark = pytest.mark.integration
@@ -104,3 +109,35 @@ def test_turning_22_between_the_form_and_the_decision_keeps_the_signed_limit(
     decision = applicant.post("/decision").get_json()
     assert (decision["outcome"], decision["credit_limit"]) == ("approved", 10_000)
 
+
+def stored_identity(app: Flask, application_id: str) -> dict[str, object]:
+    keys = IssuerKeys.load_or_create(Path(app.config["CARDSIM_KEY_FILE"]))
+    with app_database(app).sessions() as session:
+        person = session.get(Application, application_id).applicant  # type: ignore[union-attr]
+        assert person is not None
+        return {"full_name": person.full_name, "annual_income": person.annual_income,
+                "id_number": open_text(keys=keys, sealed=person.id_number_sealed),
+                "mobile": open_text(keys=keys, sealed=person.mobile_sealed),
+                "masked": (person.id_number_masked, person.mobile_masked)}
+
+
+def test_the_identity_page_stores_a_full_width_grouped_form_as_the_plain_one(
+        client: FlaskClient, app: Flask) -> None:
+    plain = start_applicant(client, app)
+    number = resident_id("110105", date(1990, 3, 7), "005")  # ends in X
+    assert number.endswith("X")
+    assert plain.submit_identity(full_name="买买提·艾力", id_number=number,
+                                 annual_income="120000").status_code == 200
+    page = start(client)
+    maxlength = re.search(r'id="id_number"[^>]*maxlength="(\d+)"', page)
+    assert maxlength and int(maxlength.group(1)) >= len("110105 19900307 005x")
+    grouped = f"{number[:6]} {number[6:14]} {number[14:].lower()}"
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c != " " else "\u3000" for c in grouped)
+    response = submit_identity(client, page, full_name="买买提・艾力", id_number=fullwidth,
+                               mobile="＋８６ １３８１２３４５６７８",
+                               annual_income="１２０，０００")
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    with app_database(app).sessions() as session:
+        ids = [a.id for a in session.scalars(select(Application)).all()]
+    other = next(i for i in ids if i != plain.application_id)
+    assert stored_identity(app, other) == stored_identity(app, plain.application_id)
