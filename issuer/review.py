@@ -23,10 +23,11 @@ from issuer.cards import close_card, freeze_card, unfreeze_card
 from issuer.clock import require_aware
 from issuer.decision import Outcome
 from issuer.decisions import latest_decision, record_staff_decision
-from issuer.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from issuer.errors import AccessDenied, AccountLocked, Conflict, NotFound, ValidationFailed
 from issuer.models import Application, Card, Decision, ReviewAction, StaffUser
 from issuer.permissions import Permission, require_permission
 from issuer.review_models import CaseAssignment, PendingOverride
+from issuer.staff_accounts import LOCKOUT, MAX_FAILED_LOGINS
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState, CardStatus
 from issuer.vault import mask_number, open_card_field
@@ -536,12 +537,27 @@ def reveal_pan(
     if card is None:
         raise NotFound("No such card.")
     masked = f"{card.pan_first6}******{card.pan_last4}"
+    session.refresh(user, with_for_update=True)  # parallel attempts counted one after another
+    # The re-entered password counts against the same lockout as the login form, so a
+    # hijacked session cannot guess the password here without limit.
+    if user.locked_until is not None and user.locked_until > now:
+        _audit(session, actor=actor, action="card.pan_reveal_refused", subject=f"card:{card.id}",
+               details={"pan": masked, "why": "account locked"}, now=now)
+        raise AccountLocked("Too many wrong passwords: this account is locked for a while; "
+                            "the PAN was not revealed.")
     try:
         _HASHER.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        details: dict[str, object] = {"pan": masked, "why": "wrong password"}
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+            details["locked_until"] = user.locked_until.isoformat()
         _audit(session, actor=actor, action="card.pan_reveal_refused", subject=f"card:{card.id}",
-               details={"pan": masked, "why": "wrong password"}, now=now)
+               details=details, now=now)
         raise AccessDenied("Password not accepted; the PAN was not revealed.") from None
+    user.failed_logins = 0
     pan = open_card_field(kek=kek, application_id=card.application_id, field="pan",
                           ciphertext=card.pan_ciphertext)
     seq = _audit(session, actor=actor, action="card.pan_revealed", subject=f"card:{card.id}",
