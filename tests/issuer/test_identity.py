@@ -15,6 +15,7 @@ from issuer.identity import (
     IdentityData,
     beijing_date,
     id_check_character,
+    parse_income,
     parse_resident_id,
     validate_identity,
 )
@@ -226,3 +227,9 @@ def test_names_need_letters_between_their_separators(name: str) -> None:
     assert field_errors(full_name=name) == {
         "full_name": "Name must start and end with a letter, with one mark (·, -, ') or "
                      "space between parts."}
+
+
+@pytest.mark.parametrize("income", [120000.0, 1.5, None])
+def test_an_income_that_is_no_whole_number_is_refused_in_the_issuer(income: object) -> None:
+    with pytest.raises(ValueError, match="whole number of yuan"):
+        parse_income(income)  # type: ignore[arg-type]

@@ -141,3 +141,27 @@ def test_the_identity_page_stores_a_full_width_grouped_form_as_the_plain_one(
         ids = [a.id for a in session.scalars(select(Application)).all()]
     other = next(i for i in ids if i != plain.application_id)
     assert stored_identity(app, other) == stored_identity(app, plain.application_id)
+
+
+NOT_WHOLE_YUAN = {"annual_income": "Annual income must be a whole number of yuan."}
+
+
+@pytest.mark.parametrize(("changes", "errors"), [
+    ({"annual_income": 120000.5}, NOT_WHOLE_YUAN),
+    ({"annual_income": 1e9}, NOT_WHOLE_YUAN),
+    ({"annual_income": True}, NOT_WHOLE_YUAN),
+    ({"annual_income": [120000]}, NOT_WHOLE_YUAN),
+    ({"full_name": 123, "mobile": 13812345678, "employer": {"name": "Acme"}},
+     {"full_name": "This field must be text.", "mobile": "This field must be text.",
+      "employer": "This field must be text."}),
+    ({"id_number": None, "annual_income": None},
+     {"id_number": "This field is required.", "annual_income": "This field is required."}),
+])
+def test_api_values_of_the_wrong_json_type_are_named_as_such(
+        client: FlaskClient, app: Flask, changes: dict[str, object],
+        errors: dict[str, str]) -> None:
+    applicant = start_applicant(client, app)
+    response = applicant.submit_identity(**changes)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == errors
+    assert applicant.state() == "started"

@@ -29,8 +29,12 @@ def submit_identity_form(*, application_id: str, values: Mapping[str, object]) -
         raw = values.get(name)
         if isinstance(raw, int) and not isinstance(raw, bool) and name == "annual_income":
             raw = str(raw)
-        if not isinstance(raw, str) or not raw.strip():
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
             errors[name] = "This field is required."
+        elif name == "annual_income" and not isinstance(raw, str):
+            errors[name] = "Annual income must be a whole number of yuan."  # 1.5, true, [..]
+        elif not isinstance(raw, str):
+            errors[name] = "This field must be text."
         elif len(raw) > MAX_FIELD_CHARS:
             errors[name] = f"At most {MAX_FIELD_CHARS} characters."
         else:
