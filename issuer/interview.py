@@ -364,7 +364,10 @@ def normalise_organisation(name: str) -> str:
     while changed:
         changed = False
         for suffix in _COMPANY_SUFFIXES:
-            if text.endswith(suffix) and len(text) > len(suffix):
+            # A Latin suffix only as whole words ("Zinc" does not end in "Inc"); Chinese has
+            # no spaces between words.
+            whole = not suffix.isascii() or text[: -len(suffix)].endswith(" ")
+            if text.endswith(suffix) and len(text) > len(suffix) and whole:
                 text = text[: -len(suffix)].strip()
                 changed = True
     return text

@@ -125,6 +125,8 @@ def test_negative_response_time_and_overlong_text_are_rejected() -> None:
         ("Globex", "Acme Trading Co., Ltd.", False),
         ("", "Acme", False),
         ("Ltd", "Acme Ltd", False),
+        ("Beijing Zinc", "Beijing Zeta", False),  # "inc" is a suffix only as a whole word
+        ("Zinc Mining Inc", "zinc mining", True),
     ],
 )
 def test_employer_comparison(answer: str, declared: str, same: bool) -> None:
