@@ -20,6 +20,7 @@ from issuer.clock import RandomBytes, require_aware, system_random
 from issuer.device_binding import accepted_binding
 from issuer.devicetrust import ConfirmationRejected, verify_confirmation
 from issuer.errors import Conflict
+from issuer.identity import beijing_date
 from issuer.models import SignedAgreement
 from issuer.states import ApplicationState
 from issuer.terms import agreement_text
@@ -59,7 +60,7 @@ def begin_agreement(
         raise Conflict("application has no identity on file")
     limit = application.offered_credit_limit
     text = agreement_text(full_name=applicant.full_name, credit_limit=limit,
-                          application_id=application.id, today=now.date())
+                          application_id=application.id, today=beijing_date(now))
     nonce = rng(NONCE_BYTES)
     row = session.scalar(
         select(SignedAgreement).where(SignedAgreement.application_id == application.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -178,6 +178,17 @@ def test_binding_challenge_is_single_use_and_bound_to_the_application(
     with session_factory() as s, pytest.raises(Conflict):
         complete_device_binding(s, application_id=flow.application_id, challenge=challenge,
                                 trust=lab.trust, now=NOW, **chains)
+
+
+def test_the_agreement_is_dated_by_the_beijing_calendar(
+    session_factory: sessionmaker[Session], lab: PhoneLab
+) -> None:
+    # 17:00 UTC is 01:00 the next day in Beijing, where the applicant signs.
+    flow = Flow(session_factory, lab).to(ApplicationState.DEVICE_BOUND)
+    evening = datetime(2025, 6, 15, 17, 0, tzinfo=UTC)
+    with session_factory.begin() as s:
+        offer = begin_agreement(s, application_id=flow.application_id, now=evening)
+    assert "Date: 2025-06-16\n" in offer.text
 
 
 def test_agreement_signature_over_other_text_is_refused(
