@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import render_template
 
+from issuer.db import READ_ONLY
 from issuer.permissions import Permission
 from issuer.review_audit import AuditFilter, list_audit, verify_chain
-from web.database import db_session
+from web.database import commit_so_far, db_session
 from web.staff import staff_bp
 from web.staff.auth import current_staff, requires
 from web.staff.forms import query_date, query_page, query_text
@@ -39,5 +40,14 @@ def audit_log() -> str:
 @staff_bp.post("/audit/verify")
 @requires(Permission.AUDIT_READ)
 def audit_verify() -> str:
-    """Recompute the whole chain and report the first broken entry."""
-    return _page(verify_chain(db_session(), viewer=current_staff()))
+    """Recompute the whole chain and report the first broken entry.
+
+    The walk only reads: what the request wrote so far (the staff session's touch) is
+    committed, and the rest runs in a read-only transaction (on SQLite a deferred BEGIN, a WAL
+    snapshot) so the app's writers are not held behind the database write lock for the whole
+    chain (~0.8 s per 50k entries).
+    """
+    commit_so_far()
+    session = db_session()
+    session.connection(execution_options=READ_ONLY)
+    return _page(verify_chain(session, viewer=current_staff()))
