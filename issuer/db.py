@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from datetime import UTC, datetime
@@ -137,6 +138,11 @@ def _sqlite_file(url: str) -> Path | None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
 
+    The SQLite file holds staff password hashes and sealed personal data: the directories made
+    for it are owner-only (0700), and the file, when a connection is about to create it, is
+    created owner-only (0600); SQLite gives its -wal and -shm files the database file's mode.
+    Existing directories and files keep their modes.
+
     Every SQLite transaction starts with BEGIN IMMEDIATE so writers queue on the busy timeout
     instead of failing with "database is locked" when a read lock is upgraded mid-transaction;
     a connection given the `READ_ONLY` execution option begins a plain (deferred) read instead.
@@ -151,8 +157,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             return create_engine(parsed, pool_pre_ping=True, **kwargs)
         path = _sqlite_file(url)
         if path is not None:
-            path.resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = _make_sqlite_engine(parsed, **kwargs)
+            _make_private_directories(path.resolve().parent)
+        engine = _make_sqlite_engine(parsed, path, **kwargs)
     except NoSuchModuleError:
         raise DatabaseUnavailable(
             f"cannot open database {shown}: unknown database type "
@@ -207,10 +213,41 @@ def open_database(url: str, *, create: bool) -> Engine:
     return engine
 
 
-def _make_sqlite_engine(parsed: URL, **kwargs: Any) -> Engine:
+def _make_private_directories(directory: Path) -> None:
+    """`mkdir -p` where every directory made here is owner-only (0700); existing ones are left
+    as they are."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for made in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile: theirs, with their mode
+            made.mkdir(mode=0o700)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create `path` empty and owner-only (0600) unless something is there already (an empty
+    file is a valid SQLite database)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _make_sqlite_engine(parsed: URL, path: Path | None, **kwargs: Any) -> Engine:
     engine = create_engine(
         parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )
+
+    if path is not None:
+        @event.listens_for(engine, "do_connect")
+        def _create_owner_only(*_args: Any) -> None:
+            # Before SQLite creates the file with the umask's mode (usually 0644).
+            if not path.exists():
+                _create_private_file(path)
 
     @event.listens_for(engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

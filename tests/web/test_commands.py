@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -123,13 +124,29 @@ def test_several_workers_serve_one_applicant(gunicorn_server: tuple[str, Path]) 
 
 @pytest.mark.slow
 def test_demo_prints_the_issued_masked_card(tmp_path: Path) -> None:
-    done = cardsim("demo", "--instance", str(tmp_path), env=dict(os.environ), timeout=300)
+    instance = tmp_path / "instance"  # made by the demo: owner-only, like its database
+    done = cardsim("demo", "--instance", str(instance), env=dict(os.environ), timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert stat.S_IMODE((instance / "cardsim.db").stat().st_mode) == 0o600
     last = done.stdout.strip().splitlines()[-1]
     assert re.match(r"Issued card: 62\d{4}\*{6}\d{4}  expires \d\d/\d\d  holder \S+  "
                     r"status active  credit limit CNY [\d,]+$", last), last
     assert "[demo] liveness passed" in done.stdout
     assert not re.search(r"(?<!\d)62\d{14}(?!\d)", done.stdout)  # never a full PAN
+
+
+def test_default_instance_and_database_are_owner_only(tmp_path: Path) -> None:
+    """`make run` serves the default `sqlite:///instance/cardsim.db`: the database holds staff
+    password hashes and sealed personal data, so the instance directory and the file made for
+    it are not readable by other users under the usual umask 022."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(["sh", "-c", f'umask 022 && exec "{sys.executable}" -m web.cli init-db'],
+                          cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE((tmp_path / "instance").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "instance" / "cardsim.db").stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("url", [
