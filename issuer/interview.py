@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from issuer.errors import IssuerError, ValidationFailed
+from issuer.models import InterviewRecord
 
 SCRIPTS_DIR = Path(__file__).parent / "interview_scripts"
 CURRENT_SCRIPT_VERSION = "v1"
@@ -379,3 +382,14 @@ def same_organisation(answer: str, declared: str) -> bool:
     if not a or not b:
         return False
     return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= EMPLOYER_SIMILARITY
+
+
+def interview_round(session: Session, *, application_id: str) -> int:
+    """Which interview this application is at: 1, then one more each time staff sent it back
+    to redo the interview (each finished interview leaves one `InterviewRecord`).
+
+    Served questions carry it, so answers to an earlier round's questions are refused.
+    """
+    done = session.scalar(select(func.count()).select_from(InterviewRecord)
+                          .where(InterviewRecord.application_id == application_id))
+    return (done or 0) + 1
