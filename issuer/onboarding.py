@@ -252,7 +252,8 @@ def submit_identity(
     data = validate_identity(full_name=full_name, id_number=id_number, mobile=mobile,
                              annual_income=annual_income, employer=employer,
                              today=beijing_date(now))
-    sealed = seal_identity(keys=keys, id_number=data.id_number, mobile=data.mobile)
+    sealed = seal_identity(keys=keys, application_id=application.id, id_number=data.id_number,
+                           mobile=data.mobile)
     applicant = Applicant(
         full_name=data.full_name, id_number_sealed=sealed.id_number_sealed,
         id_number_masked=sealed.id_number_masked, birth_date=data.birth_date.isoformat(),

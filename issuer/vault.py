@@ -42,10 +42,35 @@ _FIELD_NAMES = {"pan": "PAN", "dpan": "DPAN", "card_key": "card key"}
 _NONCE_SIZE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 
-def _card_field_key(kek: bytes) -> bytes:
-    return hashlib.blake2b(b"", key=kek, person=_CARD_KEY_PERSONALISATION,
+def derive_key(*, kek: bytes, personalisation: bytes) -> bytes:
+    """A 32-byte key for one purpose, derived from the KEK (keyed BLAKE2b with the purpose's
+    personalisation, at most 16 bytes), so the KEK itself never serves two ciphers."""
+    return hashlib.blake2b(b"", key=kek, person=personalisation,
                            digest_size=nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
                            ).digest()
+
+
+def seal_bound(*, key: bytes, context: bytes, plaintext: bytes,
+               rng: RandomBytes = system_random) -> bytes:
+    """XChaCha20-Poly1305 under `key` with `context` as associated data, a fresh 24-byte
+    random nonce: nonce || ciphertext || tag."""
+    nonce = rng(_NONCE_SIZE)
+    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, context, nonce, key)
+
+
+def open_bound(*, key: bytes, context: bytes, sealed: bytes, failure: str) -> bytes:
+    """Open a `seal_bound` value; a wrong key, an altered or truncated value, or one sealed
+    with another context (row or column) raises `IssuerError(failure)`."""
+    try:
+        return bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed[_NONCE_SIZE:], context, sealed[:_NONCE_SIZE], key))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise IssuerError(failure) from None
+
+
+def _card_field_key(kek: bytes) -> bytes:
+    return derive_key(kek=kek, personalisation=_CARD_KEY_PERSONALISATION)
 
 
 def card_field_context(*, application_id: str, field: CardField) -> bytes:
@@ -56,26 +81,22 @@ def card_field_context(*, application_id: str, field: CardField) -> bytes:
 def seal_card_field(*, kek: bytes, application_id: str, field: CardField, value: str,
                     rng: RandomBytes = system_random) -> bytes:
     """Encrypt one card column (nonce || ciphertext || tag), bound to its row and column."""
-    nonce = rng(_NONCE_SIZE)
-    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        value.encode("ascii"), card_field_context(application_id=application_id, field=field),
-        nonce, _card_field_key(kek))
+    return seal_bound(key=_card_field_key(kek),
+                      context=card_field_context(application_id=application_id, field=field),
+                      plaintext=value.encode("ascii"), rng=rng)
 
 
 def open_card_field(*, kek: bytes, application_id: str, field: CardField,
                     ciphertext: bytes) -> str:
     """Decrypt one card column; a wrong key, an altered value or a value moved from another
     row or column raises `IssuerError`."""
-    try:
-        plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            ciphertext[_NONCE_SIZE:],
-            card_field_context(application_id=application_id, field=field),
-            ciphertext[:_NONCE_SIZE], _card_field_key(kek))
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        raise IssuerError(f"the stored {_FIELD_NAMES[field]} of this card failed "
-                          "authentication (wrong issuer key file, or a value altered or moved "
-                          "from another card)") from None
-    return bytes(plain).decode("ascii")
+    return open_bound(
+        key=_card_field_key(kek),
+        context=card_field_context(application_id=application_id, field=field),
+        sealed=ciphertext,
+        failure=f"the stored {_FIELD_NAMES[field]} of this card failed authentication "
+                "(wrong issuer key file, or a value altered or moved from another card)",
+    ).decode("ascii")
 
 
 def lookup_hash(*, hmac_key: bytes, number: str) -> bytes:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from issuer.keys import IssuerKeys
 from issuer.models import Application, InterviewRecord
-from issuer.personal_data import open_text
+from issuer.personal_data import open_personal_field
 from tests.issuer.flow import resident_id
 from tests.web.api_driver import (
     HONEST_ANSWERS,
@@ -116,8 +116,11 @@ def stored_identity(app: Flask, application_id: str) -> dict[str, object]:
         person = session.get(Application, application_id).applicant  # type: ignore[union-attr]
         assert person is not None
         return {"full_name": person.full_name, "annual_income": person.annual_income,
-                "id_number": open_text(keys=keys, sealed=person.id_number_sealed),
-                "mobile": open_text(keys=keys, sealed=person.mobile_sealed),
+                "id_number": open_personal_field(keys=keys, application_id=application_id,
+                                                 field="id_number",
+                                                 sealed=person.id_number_sealed),
+                "mobile": open_personal_field(keys=keys, application_id=application_id,
+                                              field="mobile", sealed=person.mobile_sealed),
                 "masked": (person.id_number_masked, person.mobile_masked)}
 
 

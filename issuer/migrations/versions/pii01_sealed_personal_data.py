@@ -15,8 +15,9 @@ from alembic import context, op
 import sqlalchemy as sa
 
 from issuer.errors import KeyFileError
+from issuer.identity import mask_id_number, mask_mobile
 from issuer.keys import IssuerKeys
-from issuer.personal_data import open_text, seal_identity
+from issuer.personal_data import open_text, seal_text
 
 
 revision: str = 'pii01'
@@ -59,11 +60,12 @@ def upgrade() -> None:
         rows = bind.execute(sa.select(_applicant.c.id, _applicant.c.id_number,
                                       _applicant.c.mobile)).all()
         for row_id, id_number, mobile in rows:
-            sealed = seal_identity(keys=keys, id_number=id_number, mobile=mobile)
+            # The unbound form of the time; migration pii02 binds it to the application.
             bind.execute(_applicant.update().where(_applicant.c.id == row_id).values(
-                id_number_sealed=sealed.id_number_sealed,
-                id_number_masked=sealed.id_number_masked,
-                mobile_sealed=sealed.mobile_sealed, mobile_masked=sealed.mobile_masked))
+                id_number_sealed=seal_text(keys=keys, text=id_number),
+                id_number_masked=mask_id_number(id_number),
+                mobile_sealed=seal_text(keys=keys, text=mobile),
+                mobile_masked=mask_mobile(mobile)))
     with op.batch_alter_table('applicant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_applicant_id_number'))
         batch_op.drop_column('id_number')
