@@ -30,6 +30,7 @@ from issuer.db import (
     upgrade_database,
 )
 from issuer.errors import IssuerError, ValidationFailed
+from issuer.key_check import check_key_file
 from issuer.keys import IssuerKeys, key_file_from_env
 from issuer.permissions import Role
 from issuer.regular_files import FileUnreadable, kind_of, read_regular_file
@@ -64,13 +65,16 @@ def _describe(exc: Exception) -> str:
 def init_db(args: argparse.Namespace) -> int:
     """Create or upgrade the schema with the packaged Alembic migrations.
 
-    The issuer keys (`CARDSIM_KEY_FILE`, created if absent) go to migrations that seal data.
+    The issuer keys (`CARDSIM_KEY_FILE`, created if absent) go to migrations that seal data;
+    a key file that is not this database's (`issuer.key_check`) is refused before migrating.
     """
     url = _database_url(args)
+    key_file = key_file_from_env()
     try:
-        keys = IssuerKeys.for_database(key_file_from_env(),
-                                       database_has_data=holds_encrypted_data(url))
+        keys = IssuerKeys.for_database(key_file, database_has_data=holds_encrypted_data(url))
+        check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=False)
         upgrade_database(url, keys=keys)
+        check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=True)
     except (SQLAlchemyError, OSError, ValueError, IssuerError) as exc:
         return _fail(_describe(exc), 1)
     print("database schema is up to date")

@@ -29,6 +29,7 @@ from issuer.db import (
     upgrade_database,
 )
 from issuer.errors import AccessDenied, AccountLocked, Conflict, IssuerError
+from issuer.key_check import check_key_file
 from issuer.keys import IssuerKeys
 from issuer.staff_accounts import authenticate_staff, create_staff
 from liveness import LivenessError, parse_challenges
@@ -81,13 +82,15 @@ def check_redis(url: str) -> None:
 
 def prepare_instance(config: dict[str, object]) -> None:
     """Migrate the database, create the key file and the phone manufacturer if absent; check
-    that the configured Redis answers."""
+    that the configured Redis answers and that the key file is this database's."""
     if config.get("REDIS_URL"):
         check_redis(str(config["REDIS_URL"]))
     url = str(config["DATABASE_URL"])
-    keys = IssuerKeys.for_database(Path(str(config["CARDSIM_KEY_FILE"])),
-                                   database_has_data=holds_encrypted_data(url))
+    key_file = Path(str(config["CARDSIM_KEY_FILE"]))
+    keys = IssuerKeys.for_database(key_file, database_has_data=holds_encrypted_data(url))
+    check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=False)
     upgrade_database(url, keys=keys)
+    check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=True)
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
 
 
