@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from issuer.cards import card_for_application, freeze_card
 from tee_sim import wallet
 from tests.web.api_driver import (
+    HONEST_ANSWERS,
     ApiApplicant,
     issue_card_after_liveness,
     provision,
@@ -119,6 +120,24 @@ def test_interview_errors_mark_and_describe_the_answers(client: FlaskClient, app
     assert form.inputs["answer_confirm_name=yes"]["aria-invalid"] == "true"
     assert form.described_by("answer_confirm_name=no") == ["confirm_name-error"]
     assert "aria-invalid" not in form.inputs["answer_voluntary=yes"]
+
+
+def test_an_interview_page_left_open_too_long_shows_the_questions_again(
+        client: FlaskClient, app: Flask) -> None:
+    applicant = interviewing(client, app)
+    page = client.get("/application/interview").get_data(as_text=True)
+    token = re.search(r'name="interview_token" value="([^"]+)"', page)
+    assert token
+    app.config["CARDSIM_CLOCK"].advance(31 * 60)
+    answers = {f"answer_{q}": v for q, v in HONEST_ANSWERS.items()}
+    response = client.post("/application/interview", data={
+        "csrf_token": csrf_token(page), "interview_token": token.group(1), **answers})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "open for more than 30 minutes, so your answers were not saved" in html
+    fresh = re.search(r'name="interview_token" value="([^"]+)"', html)
+    assert fresh and fresh.group(1) != token.group(1)  # the form can be answered again
+    assert applicant.state() == "liveness_passed"
 
 
 def test_done_steps_say_so_to_screen_readers(client: FlaskClient) -> None:

@@ -34,7 +34,7 @@ from web.clock import now
 from web.database import db_session, mark_for_commit_despite_error
 from web.device.pin_check import verify_cardholder_pin
 from web.device.profiles import PROFILES
-from web.errors import render_form_errors_with
+from web.errors import WebError, render_form_errors_with
 from web.flow import (
     agreement_step,
     binding_step,
@@ -45,6 +45,7 @@ from web.flow import (
     liveness_step,
 )
 from web.flow.binding_step import b64, b64decode_field
+from web.flow.interview_step import INTERVIEW_TOKEN_TTL
 from web.json_body import json_object, read_frame_body
 from web.rate_limits import client_group, enforce_rate_limit
 
@@ -241,6 +242,15 @@ def liveness_frame() -> Response:
 
 # --- interview ------------------------------------------------------------------------------
 
+STALE_INTERVIEW_MESSAGES = {
+    "interview_token_expired": f"These questions were open for more than "
+                               f"{INTERVIEW_TOKEN_TTL.seconds // 60} minutes, so your answers "
+                               f"were not saved. Please answer the questions again.",
+    "interview_token_stale": "The interview was started again, so your answers were not saved. "
+                             "Please answer these questions.",
+}
+
+
 @applicant_bp.route("/application/interview", methods=["GET", "POST"])
 def interview() -> Any:
     application, elsewhere = _on_step("interview")
@@ -262,8 +272,18 @@ def interview() -> Any:
                      error_message="Please answer every question.")
 
     render_form_errors_with(again)
-    interview_step.submit_interview(application_id=application.id,
-                                    token=form.get("interview_token", ""), answers=answers)
+    try:
+        interview_step.submit_interview(application_id=application.id,
+                                        token=form.get("interview_token", ""), answers=answers)
+    except WebError as exc:
+        if exc.code not in STALE_INTERVIEW_MESSAGES:
+            raise
+        # The page's questions can no longer be answered (left open too long, or the
+        # interview was started again): show the current ones, not an error page.
+        page = _page("interview", "applicant/interview.html", application,
+                     questions=served.questions, interview_token=served.token, values={},
+                     errors={}, error_message=STALE_INTERVIEW_MESSAGES[exc.code])
+        return page, exc.status
     return redirect(url_for("applicant.device"))
 
 
