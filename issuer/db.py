@@ -316,7 +316,32 @@ def upgrade_database(url: str, *, keys: IssuerKeys | None = None) -> None:
 
     engine = open_database(url, create=True)
     try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection, keys=keys), "head")
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite's batch migrations rebuild a table (copy, drop, rename); with foreign
+                # keys enforced, dropping a table other rows refer to fails. The pragma only
+                # takes effect outside a transaction, so it is set on the driver connection
+                # before the migration transaction begins, and checked before it commits.
+                _driver_pragma(connection, "PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    command.upgrade(alembic_config(connection, keys=keys), "head")
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                        if broken is not None:
+                            raise DatabaseUnavailable(
+                                f"migrating {describe_database_url(url)} would leave a "
+                                f"{broken[0]} row pointing at a missing {broken[2]} row; "
+                                "nothing was changed")
+            finally:
+                if sqlite:
+                    _driver_pragma(connection, "PRAGMA foreign_keys=ON")
     finally:
         engine.dispose()
+
+
+def _driver_pragma(connection: Any, pragma: str) -> None:
+    """Run a PRAGMA on the driver connection, outside any SQLAlchemy transaction."""
+    driver_connection = connection.connection.driver_connection
+    driver_connection.execute(pragma)
