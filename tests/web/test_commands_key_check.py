@@ -68,3 +68,26 @@ def test_serve_starts_with_its_key_file_and_refuses_another_installations(
         process.terminate()
         process.wait(timeout=20)
     assert _stored_check(mine) == stored
+
+
+def test_audit_commands_refuse_another_installations_key_file(tmp_path: Path) -> None:
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for directory in (mine, other):
+        directory.mkdir()
+        assert cardsim("init-db", env=instance_env(directory)).returncode == 0
+    anchors = tmp_path / "anchors.jsonl"
+    assert cardsim("create-staff", "alice", "--role", "reviewer", "--password", "x" * 16,
+                   env=instance_env(mine)).returncode == 0  # an audited action to anchor
+    assert cardsim("audit", "anchor", "--out", str(anchors), env=instance_env(mine)
+                   ).returncode == 0
+    wrong = {**instance_env(mine), "CARDSIM_KEY_FILE": str(other / "keys.json")}
+    for command in (["audit", "anchor"], ["audit", "verify", "--anchors", str(anchors)]):
+        done = cardsim(*command, env=wrong)
+        assert done.returncode == 1, done
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"the key file {other / 'keys.json'} does not belong to this database" \
+            in done.stderr
+        assert done.stdout == ""
+    assert anchors.read_text().count("\n") == 1  # no anchor signed with the wrong key
+    assert cardsim("audit", "verify", "--anchors", str(anchors), env=instance_env(mine)
+                   ).returncode == 0

@@ -188,6 +188,9 @@ def audit_verify(args: argparse.Namespace) -> int:
         return _fail(exc.message if isinstance(exc, IssuerError) else str(exc))
     try:
         engine = open_database(_database_url(args), create=False)
+        if keys is not None:  # else every anchor would look forged
+            check_key_file(_database_url(args), keys=keys, key_file=key_file_from_env(),
+                           now=utc_now(), store=False)
     except IssuerError as exc:
         return _fail(exc.message, 1)
     try:
@@ -220,6 +223,9 @@ def audit_anchor(args: argparse.Namespace) -> int:
         return _fail(exc.message, 1)
     try:
         keys = IssuerKeys.load(key_file_from_env())
+        # An anchor signed with another installation's key could never be verified here.
+        check_key_file(_database_url(args), keys=keys, key_file=key_file_from_env(),
+                       now=utc_now(), store=False)
         with make_session_factory(engine)() as session:
             session.connection(execution_options=READ_ONLY)
             anchor = anchor_head(session, signing_key=keys.signing_key, now=utc_now())
