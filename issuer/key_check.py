@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from issuer.db import open_database
+from issuer.db import READ_ONLY, open_database
 from issuer.errors import IssuerError, KeyFileError
 from issuer.key_check_models import KeyCheck
 from issuer.keys import IssuerKeys
@@ -74,6 +74,8 @@ def check_key_file(url: str, *, keys: IssuerKeys, key_file: Path, now: datetime,
     migrated) is left alone.
     """
     engine = open_database(url, create=True)
+    if not store:  # only compares: never queue behind (or block) the app's writers on SQLite
+        engine = engine.execution_options(**READ_ONLY)
     try:
         for _attempt in range(2):
             try:
