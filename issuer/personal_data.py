@@ -14,7 +14,6 @@ kept for the migrations that convert from and to it (`pii01`, `pii02`).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,8 +45,7 @@ class SealedIdentity:
 
 def personal_data_key(keys: IssuerKeys) -> bytes:
     """The 32-byte key of the older unbound form, derived from the KEK (keyed BLAKE2b)."""
-    return hashlib.blake2b(b"", key=keys.kek, person=_PERSONALISATION,
-                           digest_size=nacl.secret.SecretBox.KEY_SIZE).digest()
+    return derive_key(kek=keys.kek, personalisation=_PERSONALISATION)
 
 
 def seal_text(*, keys: IssuerKeys, text: str, rng: RandomBytes = system_random) -> bytes:
