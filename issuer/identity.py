@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from issuer.clock import require_aware
 from issuer.errors import ValidationFailed
+from issuer.plain_text import has_hidden_characters
 
 # The bank and its applicants are in mainland China: a birthday, and so an age, starts at
 # midnight Beijing time (UTC+8 all year round, no daylight saving since 1991), not in UTC.
@@ -166,7 +167,7 @@ def normalise_employer(raw: str) -> str:
     employer = " ".join(raw.split())
     if not 2 <= len(employer) <= 100:
         raise ValueError("must be 2 to 100 characters")
-    if any(unicodedata.category(c).startswith("C") for c in employer):
+    if has_hidden_characters(employer):
         raise ValueError("contains control characters")
     return employer
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from issuer.errors import IssuerError, ValidationFailed
 from issuer.models import InterviewRecord
+from issuer.plain_text import has_hidden_characters
 
 SCRIPTS_DIR = Path(__file__).parent / "interview_scripts"
 CURRENT_SCRIPT_VERSION = "v1"
@@ -336,9 +337,7 @@ def _answer_problem(question: Question, answer: Answer) -> str | None:
     if question.kind == "text":
         if len(value) > MAX_TEXT_ANSWER_CHARS:
             return f"at most {MAX_TEXT_ANSWER_CHARS} characters"
-        if any(unicodedata.category(c).startswith("C") for c in value):
-            # As for the employer on the identity form: a bidi override would redraw the
-            # transcript staff read, and a lone surrogate cannot be shown at all.
+        if has_hidden_characters(value):  # as the employer on the identity form
             return "contains control characters"
         return None
     if value not in {c.value for c in question.choices}:

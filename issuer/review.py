@@ -7,7 +7,6 @@ hash-chained audit log with the actor, and never commits.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,6 +25,7 @@ from issuer.decisions import latest_decision, record_staff_decision
 from issuer.errors import AccessDenied, AccountLocked, Conflict, NotFound, ValidationFailed
 from issuer.models import Application, Card, Decision, ReviewAction, StaffUser
 from issuer.permissions import Permission, require_permission
+from issuer.plain_text import has_hidden_characters
 from issuer.review_models import CaseAssignment, PendingOverride
 from issuer.staff_accounts import LOCKOUT, MAX_FAILED_LOGINS
 from issuer.staff_sessions import StaffPrincipal
@@ -182,9 +182,7 @@ def _clean_comment(comment: str, *, required: bool = True) -> str:
         raise ValidationFailed({"comment": "A comment is required."})
     if len(text) > MAX_COMMENT_LENGTH:
         raise ValidationFailed({"comment": f"At most {MAX_COMMENT_LENGTH} characters."})
-    # Line breaks and tabs are layout; any other control or format character (a bidi
-    # override, a zero-width space, a lone surrogate) would redraw what other staff read.
-    if any(unicodedata.category(c).startswith("C") and c not in "\n\r\t" for c in text):
+    if has_hidden_characters(text, layout="\n\r\t"):  # line breaks and tabs are layout
         raise ValidationFailed({"comment": "The comment contains a control character or an "
                                            "invisible formatting character."})
     return text
