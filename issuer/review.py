@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +25,7 @@ from issuer.models import Application, Card, Decision, ReviewAction, StaffUser
 from issuer.permissions import Permission, require_permission
 from issuer.plain_text import has_hidden_characters
 from issuer.review_models import CaseAssignment, PendingOverride
-from issuer.staff_accounts import LOCKOUT, MAX_FAILED_LOGINS
+from issuer.staff_accounts import count_wrong_password, is_locked, password_matches
 from issuer.staff_sessions import StaffPrincipal
 from issuer.states import ApplicationState, CardStatus
 from issuer.vault import mask_number, open_card_field
@@ -519,9 +517,6 @@ def change_card_status(
     return CardActionResult(view.id, view.application_id, old, view.status.value)
 
 
-_HASHER = PasswordHasher()
-
-
 def reveal_pan(
     session: Session, *, card_id: int, actor: StaffPrincipal, password: str, kek: bytes,
     now: datetime,
@@ -538,23 +533,19 @@ def reveal_pan(
     session.refresh(user, with_for_update=True)  # parallel attempts counted one after another
     # The re-entered password counts against the same lockout as the login form, so a
     # hijacked session cannot guess the password here without limit.
-    if user.locked_until is not None and user.locked_until > now:
+    if is_locked(user, now=now):
         _audit(session, actor=actor, action="card.pan_reveal_refused", subject=f"card:{card.id}",
                details={"pan": masked, "why": "account locked"}, now=now)
         raise AccountLocked("Too many wrong passwords: this account is locked for a while; "
                             "the PAN was not revealed.")
-    try:
-        _HASHER.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
+    if not password_matches(user, password):
         details: dict[str, object] = {"pan": masked, "why": "wrong password"}
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            details["locked_until"] = user.locked_until.isoformat()
+        locked_until = count_wrong_password(user, now=now)
+        if locked_until is not None:
+            details["locked_until"] = locked_until.isoformat()
         _audit(session, actor=actor, action="card.pan_reveal_refused", subject=f"card:{card.id}",
                details=details, now=now)
-        raise AccessDenied("Password not accepted; the PAN was not revealed.") from None
+        raise AccessDenied("Password not accepted; the PAN was not revealed.")
     user.failed_logins = 0
     pan = open_card_field(kek=kek, application_id=card.application_id, field="pan",
                           ciphertext=card.pan_ciphertext)

@@ -38,6 +38,31 @@ class StaffView:
     active: bool
 
 
+
+def is_locked(user: StaffUser, *, now: datetime) -> bool:
+    """Whether too many wrong passwords have locked the account at `now`."""
+    return user.locked_until is not None and user.locked_until > now
+
+
+def password_matches(user: StaffUser, password: str) -> bool:
+    """Whether `password` is the account's (argon2id verification)."""
+    try:
+        return bool(_HASHER.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def count_wrong_password(user: StaffUser, *, now: datetime) -> datetime | None:
+    """Count a wrong password against the account's lockout (the login form and the PAN
+    reveal share the count); returns when the lock ends if this one locked the account."""
+    user.failed_logins += 1
+    if user.failed_logins < MAX_FAILED_LOGINS:
+        return None
+    user.locked_until = now + LOCKOUT
+    user.failed_logins = 0
+    return user.locked_until
+
+
 def _view(user: StaffUser) -> StaffView:
     return StaffView(id=user.id, username=user.username, role=Role(user.role),
                      active=user.active)
@@ -90,25 +115,19 @@ def authenticate_staff(
     if not user.active:
         # Answer like a wrong password unless the password is right, so the message
         # does not tell a stranger that the username exists.
-        try:
-            _HASHER.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise AccessDenied("unknown username or wrong password") from None
+        if not password_matches(user, password):
+            raise AccessDenied("unknown username or wrong password")
         raise AccountLocked("this account is deactivated")
-    if user.locked_until is not None and user.locked_until > now:
+    if is_locked(user, now=now):
         raise AccountLocked("too many failed logins; try again later")
-    try:
-        _HASHER.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        details: dict[str, object] = {"failed_logins": user.failed_logins}
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            details["locked_until"] = user.locked_until.isoformat()
+    if not password_matches(user, password):
+        details: dict[str, object] = {"failed_logins": user.failed_logins + 1}
+        locked_until = count_wrong_password(user, now=now)
+        if locked_until is not None:
+            details["locked_until"] = locked_until.isoformat()
         append_audit(session, actor=f"staff:{username}", action="staff.login_failed",
                      subject=f"staff:{username}", details=details, now=now)
-        raise AccessDenied("unknown username or wrong password") from None
+        raise AccessDenied("unknown username or wrong password")
     user.failed_logins = 0
     user.locked_until = None
     if _HASHER.check_needs_rehash(user.password_hash):
