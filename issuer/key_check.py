@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from issuer.db import READ_ONLY, open_database
+from issuer.db import READ_ONLY, holds_encrypted_data, open_database, upgrade_database
 from issuer.errors import IssuerError, KeyFileError
 from issuer.key_check_models import KeyCheck
 from issuer.keys import IssuerKeys
@@ -100,3 +100,14 @@ def check_key_file(url: str, *, keys: IssuerKeys, key_file: Path, now: datetime,
                 continue  # another process stored it at the same moment: compare with that
     finally:
         engine.dispose()
+
+
+def upgrade_with_key_file(url: str, *, key_file: Path, now: datetime) -> IssuerKeys:
+    """What `cardsim init-db` and `cardsim serve` do first: load the database's keys (created
+    while it holds nothing encrypted), refuse them if they are not this database's, run every
+    migration with them, then store the key check value if there is none yet."""
+    keys = IssuerKeys.for_database(key_file, database_has_data=holds_encrypted_data(url))
+    check_key_file(url, keys=keys, key_file=key_file, now=now, store=False)
+    upgrade_database(url, keys=keys)
+    check_key_file(url, keys=keys, key_file=key_file, now=now, store=True)
+    return keys

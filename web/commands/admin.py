@@ -24,13 +24,11 @@ from issuer.clock import utc_now
 from issuer.db import (
     READ_ONLY,
     database_url_from_env,
-    holds_encrypted_data,
     make_session_factory,
     open_database,
-    upgrade_database,
 )
 from issuer.errors import IssuerError, ValidationFailed
-from issuer.key_check import check_key_file
+from issuer.key_check import check_key_file, upgrade_with_key_file
 from issuer.keys import IssuerKeys, key_file_from_env
 from issuer.permissions import Role
 from issuer.regular_files import FileUnreadable, kind_of, read_regular_file
@@ -68,13 +66,8 @@ def init_db(args: argparse.Namespace) -> int:
     The issuer keys (`CARDSIM_KEY_FILE`, created if absent) go to migrations that seal data;
     a key file that is not this database's (`issuer.key_check`) is refused before migrating.
     """
-    url = _database_url(args)
-    key_file = key_file_from_env()
     try:
-        keys = IssuerKeys.for_database(key_file, database_has_data=holds_encrypted_data(url))
-        check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=False)
-        upgrade_database(url, keys=keys)
-        check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=True)
+        upgrade_with_key_file(_database_url(args), key_file=key_file_from_env(), now=utc_now())
     except (SQLAlchemyError, OSError, ValueError, IssuerError) as exc:
         return _fail(_describe(exc), 1)
     print("database schema is up to date")

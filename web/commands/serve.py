@@ -23,14 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer.clock import utc_now
 from issuer.db import (
     error_line,
-    holds_encrypted_data,
     make_engine,
     make_session_factory,
-    upgrade_database,
 )
 from issuer.errors import AccessDenied, AccountLocked, Conflict, IssuerError
-from issuer.key_check import check_key_file
-from issuer.keys import IssuerKeys
+from issuer.key_check import upgrade_with_key_file
 from issuer.staff_accounts import authenticate_staff, create_staff
 from liveness import LivenessError, parse_challenges
 from tee_sim import TeeError
@@ -86,11 +83,7 @@ def prepare_instance(config: dict[str, object]) -> None:
     if config.get("REDIS_URL"):
         check_redis(str(config["REDIS_URL"]))
     url = str(config["DATABASE_URL"])
-    key_file = Path(str(config["CARDSIM_KEY_FILE"]))
-    keys = IssuerKeys.for_database(key_file, database_has_data=holds_encrypted_data(url))
-    check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=False)
-    upgrade_database(url, keys=keys)
-    check_key_file(url, keys=keys, key_file=key_file, now=utc_now(), store=True)
+    upgrade_with_key_file(url, key_file=Path(str(config["CARDSIM_KEY_FILE"])), now=utc_now())
     ensure_manufacturer(Path(str(config["CARDSIM_DEVICE_DIR"])))
 
 
