@@ -284,8 +284,31 @@ def alembic_config(connection: Any = None, *, keys: IssuerKeys | None = None) ->
     if connection is not None:
         config.attributes["connection"] = connection
     if keys is not None:
-        config.attributes["issuer_keys"] = keys
+        config.attributes[_ISSUER_KEYS] = keys
     return config
+
+
+_ISSUER_KEYS = "issuer_keys"
+
+
+def migration_keys(rows: int, *, needing: str) -> IssuerKeys | None:
+    """Inside a migration: the issuer keys `alembic_config` handed over, or None without them.
+
+    With `rows` rows to (re)seal and no keys, `KeyFileError` says "<rows> <needing> with the
+    issuer keys; run `cardsim init-db`", before the migration changes anything.
+    """
+    from alembic import context
+
+    from issuer.errors import KeyFileError
+    from issuer.keys import IssuerKeys
+
+    keys = context.config.attributes.get(_ISSUER_KEYS)
+    if not isinstance(keys, IssuerKeys):
+        if rows:
+            raise KeyFileError(f"{rows} {needing} with the issuer keys; run `cardsim init-db` "
+                               "(it loads CARDSIM_KEY_FILE)")
+        return None
+    return keys
 
 
 def holds_encrypted_data(url: str) -> bool:

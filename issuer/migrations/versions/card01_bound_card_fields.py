@@ -13,10 +13,12 @@ Create Date: card fields bound to their row
 """
 from typing import Sequence, Union
 
-from alembic import context, op
+from collections.abc import Callable
+
+from alembic import op
 import sqlalchemy as sa
 
-from issuer.errors import KeyFileError
+from issuer.db import migration_keys
 from issuer.keys import IssuerKeys
 from issuer.vault import (CardField, decrypt_number, encrypt_number, open_card_field,
                           seal_card_field)
@@ -34,45 +36,29 @@ _card = sa.table(
 )
 
 
-def _rows() -> list[sa.Row[tuple[object, ...]]]:
-    return list(op.get_bind().execute(sa.select(_card)).all())
-
-
-def _keys_for(rows: int) -> IssuerKeys | None:
-    keys = context.config.attributes.get('issuer_keys')
-    if rows and not isinstance(keys, IssuerKeys):
-        raise KeyFileError(
-            f'{rows} card(s) hold numbers that this migration must re-seal with the issuer '
-            'keys; run `cardsim init-db` (it loads CARDSIM_KEY_FILE)')
-    return keys if isinstance(keys, IssuerKeys) else None
+def _reseal(convert: Callable[[IssuerKeys, str, CardField, bytes], bytes]) -> None:
+    """Replace every card's three ciphertexts by `convert(keys, application id, field, old)`."""
+    rows = op.get_bind().execute(sa.select(_card)).all()
+    keys = migration_keys(len(rows),
+                          needing='card(s) hold numbers that this migration must re-seal')
+    if keys is None:
+        return
+    for row in rows:
+        values = {f'{field}_ciphertext': convert(keys, row.application_id, field,
+                                                 getattr(row, f'{field}_ciphertext'))
+                  for field in _FIELDS}
+        op.get_bind().execute(_card.update().where(_card.c.id == row.id).values(**values))
 
 
 def upgrade() -> None:
     """Re-seal every card's PAN, DPAN and card key bound to its application and column."""
-    rows = _rows()
-    keys = _keys_for(len(rows))
-    if keys is None:
-        return
-    for row in rows:
-        values = {
-            f'{field}_ciphertext': seal_card_field(
-                kek=keys.kek, application_id=row.application_id, field=field,
-                value=decrypt_number(kek=keys.kek, ciphertext=getattr(row, f'{field}_ciphertext')))
-            for field in _FIELDS}
-        op.get_bind().execute(_card.update().where(_card.c.id == row.id).values(**values))
+    _reseal(lambda keys, application_id, field, old: seal_card_field(
+        kek=keys.kek, application_id=application_id, field=field,
+        value=decrypt_number(kek=keys.kek, ciphertext=old)))
 
 
 def downgrade() -> None:
     """Back to XSalsa20-Poly1305 boxes under the bare KEK (needs the issuer keys too)."""
-    rows = _rows()
-    keys = _keys_for(len(rows))
-    if keys is None:
-        return
-    for row in rows:
-        values = {
-            f'{field}_ciphertext': encrypt_number(
-                kek=keys.kek, number=open_card_field(
-                    kek=keys.kek, application_id=row.application_id, field=field,
-                    ciphertext=getattr(row, f'{field}_ciphertext')))
-            for field in _FIELDS}
-        op.get_bind().execute(_card.update().where(_card.c.id == row.id).values(**values))
+    _reseal(lambda keys, application_id, field, old: encrypt_number(
+        kek=keys.kek, number=open_card_field(kek=keys.kek, application_id=application_id,
+                                             field=field, ciphertext=old)))

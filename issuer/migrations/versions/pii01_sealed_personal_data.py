@@ -11,12 +11,11 @@ Create Date: sealed personal data
 """
 from typing import Sequence, Union
 
-from alembic import context, op
+from alembic import op
 import sqlalchemy as sa
 
-from issuer.errors import KeyFileError
+from issuer.db import migration_keys
 from issuer.identity import mask_id_number, mask_mobile
-from issuer.keys import IssuerKeys
 from issuer.personal_data import open_text, seal_text
 
 
@@ -33,15 +32,6 @@ _applicant = sa.table(
 )
 
 
-def _keys_for(rows: int) -> IssuerKeys | None:
-    keys = context.config.attributes.get('issuer_keys')
-    if rows and not isinstance(keys, IssuerKeys):
-        raise KeyFileError(
-            f'{rows} applicant(s) hold personal data that this migration must seal with the '
-            'issuer keys; run `cardsim init-db` (it loads CARDSIM_KEY_FILE)')
-    return keys if isinstance(keys, IssuerKeys) else None
-
-
 def _count() -> int:
     return int(op.get_bind().execute(sa.select(sa.func.count()).select_from(_applicant))
                .scalar_one())
@@ -49,7 +39,8 @@ def _count() -> int:
 
 def upgrade() -> None:
     """Add the sealed and masked columns, seal every existing row, drop the plaintext."""
-    keys = _keys_for(_count())
+    keys = migration_keys(
+        _count(), needing='applicant(s) hold personal data that this migration must seal')
     with op.batch_alter_table('applicant', schema=None) as batch_op:
         batch_op.add_column(sa.Column('id_number_sealed', sa.LargeBinary(length=128), nullable=True))
         batch_op.add_column(sa.Column('id_number_masked', sa.String(length=18), nullable=True))
@@ -82,7 +73,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Open the sealed numbers back into plaintext columns (needs the issuer keys too)."""
-    keys = _keys_for(_count())
+    keys = migration_keys(
+        _count(), needing='applicant(s) hold personal data that this migration must seal')
     with op.batch_alter_table('applicant', schema=None) as batch_op:
         batch_op.add_column(sa.Column('id_number', sa.String(length=18), nullable=True))
         batch_op.add_column(sa.Column('mobile', sa.String(length=11), nullable=True))

@@ -16,10 +16,13 @@ Create Date: personal data bound to its application
 """
 from typing import Sequence, Union
 
-from alembic import context, op
+from collections.abc import Callable
+
+from alembic import op
 import sqlalchemy as sa
 
-from issuer.errors import IssuerError, KeyFileError
+from issuer.db import migration_keys
+from issuer.errors import IssuerError
 from issuer.keys import IssuerKeys
 from issuer.personal_data import (PersonalField, open_personal_field, open_text,
                                   seal_personal_field, seal_text)
@@ -59,41 +62,30 @@ def _rows() -> list[tuple[int, str, dict[PersonalField, bytes]]]:
     return rows
 
 
-def _keys_for(rows: int) -> IssuerKeys | None:
-    keys = context.config.attributes.get('issuer_keys')
-    if rows and not isinstance(keys, IssuerKeys):
-        raise KeyFileError(
-            f'{rows} applicant(s) hold personal data that this migration must re-seal with the '
-            'issuer keys; run `cardsim init-db` (it loads CARDSIM_KEY_FILE)')
-    return keys if isinstance(keys, IssuerKeys) else None
+def _reseal(convert: Callable[[IssuerKeys, str, PersonalField, bytes], bytes]) -> None:
+    """Replace every applicant's two sealed values by `convert(keys, application id, field,
+    old)`."""
+    rows = _rows()
+    keys = migration_keys(
+        len(rows), needing='applicant(s) hold personal data that this migration must re-seal')
+    if keys is None:
+        return
+    for row_id, application_id, sealed in rows:
+        values = {f'{field}_sealed': convert(keys, application_id, field, sealed[field])
+                  for field in _FIELDS}
+        op.get_bind().execute(_applicant.update().where(_applicant.c.id == row_id)
+                              .values(**values))
 
 
 def upgrade() -> None:
     """Re-seal every applicant's ID number and mobile bound to its application and field."""
-    rows = _rows()
-    keys = _keys_for(len(rows))
-    if keys is None:
-        return
-    for row_id, application_id, sealed in rows:
-        values = {
-            f'{field}_sealed': seal_personal_field(
-                keys=keys, application_id=application_id, field=field,
-                value=open_text(keys=keys, sealed=sealed[field]))
-            for field in _FIELDS}
-        op.get_bind().execute(_applicant.update().where(_applicant.c.id == row_id)
-                              .values(**values))
+    _reseal(lambda keys, application_id, field, old: seal_personal_field(
+        keys=keys, application_id=application_id, field=field,
+        value=open_text(keys=keys, sealed=old)))
 
 
 def downgrade() -> None:
     """Back to the unbound pii01 form (needs the issuer keys too)."""
-    rows = _rows()
-    keys = _keys_for(len(rows))
-    if keys is None:
-        return
-    for row_id, application_id, sealed in rows:
-        values = {
-            f'{field}_sealed': seal_text(keys=keys, text=open_personal_field(
-                keys=keys, application_id=application_id, field=field, sealed=sealed[field]))
-            for field in _FIELDS}
-        op.get_bind().execute(_applicant.update().where(_applicant.c.id == row_id)
-                              .values(**values))
+    _reseal(lambda keys, application_id, field, old: seal_text(
+        keys=keys, text=open_personal_field(keys=keys, application_id=application_id,
+                                            field=field, sealed=old)))
