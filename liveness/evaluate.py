@@ -69,12 +69,6 @@ class Metrics:
         return (self.worst_apcer + self.bpcer) / 2
 
 
-def sample_frames(frame_count: int, fps: float, sample_fps: float) -> list[int]:
-    """Indices of the frames a client capturing at `sample_fps` would post."""
-    step = max(fps / sample_fps, 1.0)
-    return sorted({int(i * step) for i in range(int(frame_count / step))})
-
-
 def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer | None = None,
                   sample_fps: float = SAMPLE_FPS, latencies: list[float] | None = None,
                   expected_frames: int | None = None,
@@ -82,8 +76,9 @@ def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer | No
                   ) -> tuple[list[FrameSignals], list[str], list[float]]:
     """Signals of the frames a browser would post from a video, through the JPEG server path.
 
-    The frames are those of `sample_frames`, decoded one at a time (never the whole video in
-    memory). Reading stops at the first frame a session could not go past
+    The frames are those a client capturing at `sample_fps` would post (sample i is frame
+    int(i * step), step = fps / sample_fps, at least 1), decoded one at a time (never the whole
+    video in memory). Reading stops at the first frame a session could not go past
     (`thresholds.session_seconds` or `max_frames`), so a long video costs no more than that and
     its verdict is the same. Without an `analyzer`, one is built only once a frame has been
     decoded, so a bad file is reported before the face mesh loads. `expected_frames` (a corpus
@@ -96,7 +91,7 @@ def analyse_video(path: Path, *, fps: float | None, analyzer: FrameAnalyzer | No
         rate = fps or video.fps
         step = max(rate / sample_fps, 1.0)
         # Sample i is frame int(i * step), posted only when the video lasts at least
-        # (i + 1) * step frames (as in sample_frames); it waits in `pending` until then.
+        # (i + 1) * step frames; it waits in `pending` until then.
         taken = 0  # samples decoded
         pending: list[tuple[int, Image]] = []
         count = 0
