@@ -414,13 +414,15 @@ def propose_override(
 
 
 def _lock_pending(
-    session: Session, *, override_id: int, actor: StaffPrincipal, now: datetime
+    session: Session, *, application_id: str, override_id: int, actor: StaffPrincipal,
+    now: datetime,
 ) -> tuple[PendingOverride, Application]:
     """Lock the application first, then read the proposal fresh: two supervisors deciding
-    at once are serialised, and the second sees the first one's decision."""
+    at once are serialised, and the second sees the first one's decision. The proposal must
+    be one of `application_id` (the case whose page the supervisor read)."""
     row = session.get(PendingOverride, override_id)
-    if row is None:
-        raise NotFound("No such override proposal.")
+    if row is None or row.application_id != application_id:
+        raise NotFound("No such override proposal for this case.")
     application = lock_application(session, application_id=row.application_id, now=now)
     row = session.scalar(select(PendingOverride).where(PendingOverride.id == override_id)
                          .execution_options(populate_existing=True))
@@ -434,14 +436,16 @@ def _lock_pending(
 
 
 def confirm_override(
-    session: Session, *, override_id: int, actor: StaffPrincipal, comment: str, now: datetime,
+    session: Session, *, application_id: str, override_id: int, actor: StaffPrincipal,
+    comment: str, now: datetime,
 ) -> ActionResult:
     """A second person (supervisor) confirms an override: the application is approved."""
     now = require_aware(now)
     require_permission(role=actor.role, permission=Permission.REVIEW_OVERRIDE)
     text = _clean_comment(comment)
     user = _active_staff(session, actor)
-    row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
+    row, application = _lock_pending(session, application_id=application_id,
+                                    override_id=override_id, actor=actor, now=now)
     limit = application.offered_credit_limit or 0
     refusal = override_refusal(session, application_id=application.id,
                                offered_credit_limit=limit)
@@ -468,14 +472,16 @@ def confirm_override(
 
 
 def reject_override(
-    session: Session, *, override_id: int, actor: StaffPrincipal, comment: str, now: datetime,
+    session: Session, *, application_id: str, override_id: int, actor: StaffPrincipal,
+    comment: str, now: datetime,
 ) -> ActionResult:
     """A supervisor other than the proposer rejects an override; the decline stands."""
     now = require_aware(now)
     require_permission(role=actor.role, permission=Permission.REVIEW_OVERRIDE)
     text = _clean_comment(comment)
     user = _active_staff(session, actor)
-    row, application = _lock_pending(session, override_id=override_id, actor=actor, now=now)
+    row, application = _lock_pending(session, application_id=application_id,
+                                    override_id=override_id, actor=actor, now=now)
     row.status, row.decided_by_id, row.decided_at, row.decision_comment = (
         "rejected", user.id, now, text)
     session.add(ReviewAction(application_id=application.id, staff_user_id=user.id,

@@ -168,12 +168,15 @@ def test_four_eyes_override_of_automatic_decline(
         propose_override(s, application_id=case, actor=alice, reason="false_positive",
                          comment="again", now=LATER)
     with session_factory() as s, pytest.raises(Conflict, match="Four-eyes"):
-        confirm_override(s, override_id=proposal.id, actor=alice, comment="me", now=LATER)
+        confirm_override(s, application_id=case, override_id=proposal.id,
+                         actor=alice, comment="me", now=LATER)
     with session_factory() as s, pytest.raises(PermissionDenied):
-        confirm_override(s, override_id=proposal.id, actor=rita, comment="me", now=LATER)
+        confirm_override(s, application_id=case, override_id=proposal.id,
+                         actor=rita, comment="me", now=LATER)
     assert state_of(session_factory, case) == "declined"
     with session_factory.begin() as s:
-        confirm_override(s, override_id=proposal.id, actor=bob, comment="Agreed.", now=LATER)
+        confirm_override(s, application_id=case, override_id=proposal.id,
+                         actor=bob, comment="Agreed.", now=LATER)
     assert state_of(session_factory, case) == "approved"
     with session_factory() as s:
         decision = s.scalars(select(Decision).where(Decision.application_id == case)
@@ -200,11 +203,12 @@ def test_override_rejected_keeps_decline_and_staff_decline_cannot_be_overridden(
         proposal = propose_override(s, application_id=case, actor=rita,
                                     reason="issue_resolved", comment="Fixed.", now=LATER)
     with session_factory.begin() as s:
-        reject_override(s, override_id=proposal.id, actor=bob, comment="Not convinced.",
-                        now=LATER)
+        reject_override(s, application_id=case, override_id=proposal.id, actor=bob,
+                        comment="Not convinced.", now=LATER)
     assert state_of(session_factory, case) == "declined"
     with session_factory() as s, pytest.raises(Conflict, match="already rejected"):
-        confirm_override(s, override_id=proposal.id, actor=bob, comment="x", now=LATER)
+        confirm_override(s, application_id=case, override_id=proposal.id,
+                         actor=bob, comment="x", now=LATER)
 
     reviewed = manual_review_case(session_factory, lab)
     with session_factory.begin() as s:
@@ -375,7 +379,8 @@ def test_concurrent_confirm_and_reject_decide_once(
         barrier.wait()
         try:
             with session_factory.begin() as s:
-                action(s, override_id=proposal.id, actor=actor, comment="decided", now=LATER)
+                action(s, application_id=case, override_id=proposal.id, actor=actor,
+                       comment="decided", now=LATER)
             outcomes.append(action.__name__)
         except Conflict as exc:
             outcomes.append(f"conflict: {exc.message}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from issuer.errors import NotFound
 from issuer.permissions import Permission
 from issuer.review import (
     CARD_REASONS,
@@ -23,7 +22,6 @@ from issuer.review import (
 )
 from issuer.review_case import keyframe_image, load_case
 from issuer.review_export import export_case, export_json
-from issuer.review_models import PendingOverride
 from issuer.review_queue import QueueFilter, list_queue, normalise_search, queue_counts
 from web.clock import now
 from web.database import db_session
@@ -129,21 +127,12 @@ def override(application_id: str) -> Response:
     return _back(application_id, "Override proposed; a different supervisor must confirm it.")
 
 
-def _override_of(application_id: str, override_id: int) -> int:
-    """The override id, if it is a proposal of this case: the URL names the case whose page
-    the supervisor read, and no other case's override is decided through it."""
-    row = db_session().get(PendingOverride, override_id)
-    if row is None or row.application_id != application_id:
-        raise NotFound("No such override proposal for this case.")
-    return override_id
-
-
 @staff_bp.post("/cases/<application_id>/overrides/<int:override_id>/confirm")
 @requires(Permission.REVIEW_OVERRIDE)
 def override_confirm(application_id: str, override_id: int) -> Response:
     """Second pair of eyes: confirm the override."""
-    result = confirm_override(db_session(), override_id=_override_of(application_id, override_id),
-                              actor=current_staff(),
+    result = confirm_override(db_session(), application_id=application_id,
+                              override_id=override_id, actor=current_staff(),
                               comment=field("comment"), now=now())
     return _back(result.application_id, "Override confirmed: the application is approved.")
 
@@ -152,8 +141,8 @@ def override_confirm(application_id: str, override_id: int) -> Response:
 @requires(Permission.REVIEW_OVERRIDE)
 def override_reject(application_id: str, override_id: int) -> Response:
     """Second pair of eyes: reject the override; the decline stands."""
-    result = reject_override(db_session(), override_id=_override_of(application_id, override_id),
-                             actor=current_staff(),
+    result = reject_override(db_session(), application_id=application_id,
+                             override_id=override_id, actor=current_staff(),
                              comment=field("comment"), now=now())
     return _back(result.application_id, "Override rejected; the decline stands.")
 
